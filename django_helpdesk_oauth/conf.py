@@ -1,0 +1,76 @@
+"""The one settings object: ``HELPDESK_OAUTH`` merged over documented defaults.
+
+Read through ``app_settings`` at call time, never at import time, so that
+``override_settings`` and ``settings`` fixtures reach every code path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+SETTING_NAME = "HELPDESK_OAUTH"
+
+DEFAULTS: dict[str, Any] = {
+    # Per-provider endpoint template overrides; "{tenant}" is substituted.
+    "PROVIDERS": {},
+    # Seconds before expiry at which a token is refreshed.
+    "REFRESH_MARGIN": 1800,
+    # Seconds an authorization request (state) stays valid.
+    "STATE_TTL": 600,
+    # Seconds for every outbound HTTP call.
+    "HTTP_TIMEOUT": 10,
+    # Where the callback sends the browser: a URL name or a local path.
+    "SUCCESS_URL": "/",
+    # Fernet keys (urlsafe base64, 32 bytes). The first encrypts, all decrypt.
+    # Empty: a key derived from SECRET_KEY is used and a system check warns.
+    "ENCRYPTION_KEYS": [],
+    # Seconds a refresh lease is held before another worker may take it over.
+    "REFRESH_LEASE": 60,
+}
+
+
+class AppSettings:
+    """Attribute access to ``HELPDESK_OAUTH`` with defaults; unknown names raise."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] | None = None
+
+    @property
+    def _values(self) -> dict[str, Any]:
+        if self._cache is None:
+            user = getattr(settings, SETTING_NAME, None) or {}
+            if not isinstance(user, dict):
+                raise ImproperlyConfigured(f"settings.{SETTING_NAME} must be a dict.")
+            self._cache = {**DEFAULTS, **user}
+        return self._cache
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(f"Unknown {SETTING_NAME} setting: {name!r}") from None
+
+    def provider_overrides(self, provider: str) -> dict[str, str]:
+        """Endpoint template overrides set for ``provider`` in ``PROVIDERS``."""
+        overrides = self._values["PROVIDERS"] or {}
+        return dict(overrides.get(provider) or {})
+
+    def reload(self) -> None:
+        """Forget cached values; the next access reads settings again."""
+        self._cache = None
+
+
+app_settings = AppSettings()
+
+
+@receiver(setting_changed)
+def _reload_on_change(*, setting: str, **kwargs: Any) -> None:
+    if setting == SETTING_NAME:
+        app_settings.reload()

@@ -1,0 +1,86 @@
+"""Encryption at rest: Fernet/MultiFernet over ``HELPDESK_OAUTH["ENCRYPTION_KEYS"]``.
+
+The first key encrypts; every key decrypts, so keys rotate by prepending a new
+one, running ``helpdesk_oauth_rekey`` and then dropping the old one. A value
+no key can open raises :class:`DecryptionError`: returning the ciphertext (as
+some field packages do) would send it out as a bearer token.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import threading
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+
+from .conf import app_settings
+from .exceptions import ConfigurationError, DecryptionError
+
+_lock = threading.Lock()
+_cache: tuple[tuple[str, ...], MultiFernet] | None = None
+
+
+def derived_key() -> str:
+    """A Fernet key derived from ``SECRET_KEY`` (the fallback; a system check warns)."""
+    digest = hashlib.sha256(b"django-helpdesk-oauth:" + settings.SECRET_KEY.encode()).digest()
+    return base64.urlsafe_b64encode(digest).decode()
+
+
+def configured_keys() -> tuple[str, ...]:
+    """The keys in use, first one encrypting."""
+    keys = app_settings.ENCRYPTION_KEYS
+    if isinstance(keys, str):
+        keys = [keys]
+    return tuple(keys) or (derived_key(),)
+
+
+def _fernet() -> MultiFernet:
+    global _cache
+    keys = configured_keys()
+    with _lock:
+        if _cache is None or _cache[0] != keys:
+            try:
+                fernets = [Fernet(key) for key in keys]
+            except (ValueError, TypeError):
+                raise ConfigurationError(
+                    'HELPDESK_OAUTH["ENCRYPTION_KEYS"] holds a value that is not a Fernet key '
+                    "(32 url-safe base64-encoded bytes; make one with "
+                    "cryptography.fernet.Fernet.generate_key())."
+                ) from None
+            _cache = (keys, MultiFernet(fernets))
+        return _cache[1]
+
+
+def encrypt(plaintext: str) -> str:
+    """Encrypt ``plaintext`` with the first configured key."""
+    return _fernet().encrypt(plaintext.encode()).decode("ascii")
+
+
+def decrypt(ciphertext: str) -> str:
+    """Decrypt a stored value; raise :class:`DecryptionError` if no key opens it."""
+    try:
+        return _fernet().decrypt(ciphertext.encode("ascii")).decode()
+    except (InvalidToken, UnicodeError, ValueError):
+        raise DecryptionError(
+            "A stored value cannot be decrypted with any key in "
+            'HELPDESK_OAUTH["ENCRYPTION_KEYS"] (was a key removed before re-keying?).'
+        ) from None
+
+
+def rotate(ciphertext: str) -> str:
+    """Re-encrypt a stored value with the first configured key."""
+    try:
+        return _fernet().rotate(ciphertext.encode("ascii")).decode("ascii")
+    except (InvalidToken, UnicodeError, ValueError):
+        raise DecryptionError(
+            "A stored value cannot be decrypted with any configured key."
+        ) from None
+
+
+def mask(secret: str | None) -> str:
+    """Show at most the last four characters of a secret: ``"••••abcd"``."""
+    if not secret:
+        return ""
+    return "••••" + (secret[-4:] if len(secret) >= 12 else "")

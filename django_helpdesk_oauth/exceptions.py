@@ -1,0 +1,124 @@
+"""The package's error hierarchy.
+
+Messages never carry a token, a secret or a provider response body: callers
+log them and show them in the admin.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
+
+
+class HelpdeskOAuthError(Exception):
+    """Base of every error this package raises (configuration errors aside)."""
+
+
+class ConfigurationError(ImproperlyConfigured):
+    """The project's settings or a provider app are misconfigured."""
+
+
+class UnknownProvider(ConfigurationError):
+    """No provider is registered under this key."""
+
+
+class DecryptionError(HelpdeskOAuthError):
+    """A stored value cannot be decrypted with any configured key."""
+
+
+class FlowError(HelpdeskOAuthError):
+    """The install → consent → callback flow cannot go on; shown to the user as a 4xx page."""
+
+    status = 400
+    #: A short, user-facing explanation (never includes secrets).
+    public_message = "The installation request is invalid."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.public_message)
+        if message:
+            self.public_message = message
+
+
+class InvalidTenant(FlowError, SuspiciousOperation):
+    """The tenant (account subdomain / org name) is missing or not a valid subdomain label."""
+
+    public_message = "The account name is missing or is not a valid account name."
+
+
+class InvalidState(FlowError, SuspiciousOperation):
+    """The ``state`` is missing, forged, expired, replayed or from another browser session."""
+
+    public_message = "This installation link is invalid or has expired. Please start again."
+
+
+class AppUnavailable(FlowError):
+    """The provider app slug is unknown or the app is disabled."""
+
+    status = 404
+    public_message = "This integration is not available."
+
+
+class AuthorizationDenied(FlowError):
+    """The user (or the provider) declined the authorization request (``?error=``)."""
+
+    status = 403
+    public_message = "The installation was cancelled: access was not granted."
+
+
+class IdTokenMismatch(FlowError, SuspiciousOperation):
+    """The ``id_token`` returned with the tokens does not belong to this request (nonce, aud)."""
+
+    public_message = "The provider's answer could not be verified. Please start again."
+
+
+class IssuerMismatch(FlowError, SuspiciousOperation):
+    """The callback's ``iss`` does not match the authorization server the flow started with."""
+
+    public_message = "The provider's answer came from an unexpected server. Please start again."
+
+
+class ProviderError(HelpdeskOAuthError):
+    """An OAuth endpoint answered with an error or could not be reached.
+
+    ``error`` is the OAuth error code (``invalid_grant``, ``invalid_client``…) when the
+    provider sent one; ``status`` the HTTP status (``None`` for network errors);
+    ``retry_after`` the seconds from a ``Retry-After`` header, if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        error: str = "",
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.error = error
+        self.status = status
+        self.retry_after = retry_after
+
+    @property
+    def transient(self) -> bool:
+        """True when retrying later may succeed (network error, timeout, 5xx, 429)."""
+        return self.status is None or self.status >= 500 or self.status == 429
+
+
+class InvalidGrant(ProviderError):
+    """The refresh token or code was rejected (``invalid_grant``): the tenant must re-authorize."""
+
+
+class InvalidClient(ProviderError):
+    """The app's credentials were rejected (``invalid_client``): an app problem, not a tenant's."""
+
+
+class TokenExchangeFailed(FlowError):
+    """The code could not be exchanged for tokens during the callback."""
+
+    status = 502
+    public_message = "The provider did not complete the installation. Please try again."
+
+
+class NotInstalled(HelpdeskOAuthError):
+    """The installation has no usable token (uninstalled, or needs re-authorization)."""

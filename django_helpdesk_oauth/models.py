@@ -1,0 +1,286 @@
+"""Provider apps, installations (one per customer account), their tokens, and
+pending authorization requests.
+
+Field names are public contract (DESIGN.md). Secrets and tokens live in
+:class:`~django_helpdesk_oauth.fields.EncryptedTextField` columns, and no
+``__str__``/``__repr__`` here ever includes them.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .crypto import mask
+from .fields import EncryptedTextField
+from .providers import Provider, get_provider, provider_choices
+
+if TYPE_CHECKING:
+    import requests
+
+
+class ProviderApp(models.Model):
+    """A product's OAuth app registered at one provider (its client credentials)."""
+
+    slug = models.SlugField(
+        _("slug"), unique=True, help_text=_("Used in the install and callback URLs.")
+    )
+    provider = models.CharField(
+        _("provider"),
+        max_length=40,
+        choices=provider_choices,
+        help_text=_("Which helpdesk this app is registered with."),
+    )
+    name = models.CharField(
+        _("name"), max_length=100, blank=True, help_text=_("Shown to staff and on install pages.")
+    )
+    client_id = models.CharField(
+        _("client ID"), max_length=255, help_text=_("The OAuth client ID from the provider.")
+    )
+    client_secret = EncryptedTextField(
+        _("client secret"), help_text=_("The OAuth client secret; stored encrypted, never shown.")
+    )
+    scopes = models.CharField(
+        _("scopes"),
+        max_length=1000,
+        blank=True,
+        help_text=_("Space-separated scopes to request; empty uses the provider's defaults."),
+    )
+    enabled = models.BooleanField(
+        _("enabled"), default=True, help_text=_("Disabled apps refuse new installations.")
+    )
+    provider_app_name = models.CharField(
+        _("provider-side app name"),
+        max_length=255,
+        blank=True,
+        help_text=_("The provider's own name for the app (Kustomer: the namespaced app name)."),
+    )
+    previous_client_secret = EncryptedTextField(
+        _("previous client secret"),
+        blank=True,
+        default="",
+        help_text=_("Kept for a grace window after a rotation; stored encrypted."),
+    )
+    secret_rotated_at = models.DateTimeField(
+        _("secret rotated at"), null=True, blank=True, help_text=_("When the secret last changed.")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("provider app")
+        verbose_name_plural = _("provider apps")
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.name or self.slug
+
+    def __repr__(self) -> str:
+        return f"<ProviderApp {self.slug!r} provider={self.provider!r}>"
+
+    @property
+    def provider_spec(self) -> Provider:
+        """The registered provider definition for this app."""
+        return get_provider(self.provider)
+
+    @property
+    def client_secret_hint(self) -> str:
+        """The secret masked to its last four characters, for display."""
+        return mask(self.client_secret)
+
+    def scope_list(self) -> list[str]:
+        """The scopes this app requests."""
+        return self.provider_spec.scopes(self.scopes)
+
+
+class Installation(models.Model):
+    """One customer account (tenant) that installed a provider app."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("active")
+        NEEDS_REAUTH = "needs_reauth", _("needs re-authorization")
+        UNINSTALLED = "uninstalled", _("uninstalled")
+
+    app = models.ForeignKey(
+        ProviderApp,
+        on_delete=models.PROTECT,
+        related_name="installations",
+        verbose_name=_("app"),
+        help_text=_("The provider app installed."),
+    )
+    tenant = models.CharField(
+        _("tenant"),
+        max_length=63,
+        help_text=_("The provider-side account: Gorgias subdomain or Kustomer org name."),
+    )
+    status = models.CharField(
+        _("status"),
+        max_length=20,
+        choices=Status.choices,
+        default=Status.ACTIVE,
+        db_index=True,
+        help_text=_("Only active installations are refreshed and usable."),
+    )
+    installed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("installed by"),
+        help_text=_("The signed-in user who completed the install, if any."),
+    )
+    installed_at = models.DateTimeField(
+        _("installed at"), default=timezone.now, help_text=_("When the last install completed.")
+    )
+    uninstalled_at = models.DateTimeField(
+        _("uninstalled at"), null=True, blank=True, help_text=_("When it was uninstalled.")
+    )
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    last_error = models.CharField(
+        _("last error"),
+        max_length=255,
+        blank=True,
+        help_text=_("A short reason for the last failure (never a token)."),
+    )
+    last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True)
+    refresh_failures = models.PositiveIntegerField(
+        _("refresh failures"), default=0, help_text=_("Failed refreshes since the last success.")
+    )
+
+    class Meta:
+        verbose_name = _("installation")
+        verbose_name_plural = _("installations")
+        ordering = ["app", "tenant"]
+        constraints = [
+            models.UniqueConstraint(fields=["app", "tenant"], name="helpdesk_oauth_one_per_tenant")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.app} @ {self.tenant}"
+
+    def __repr__(self) -> str:
+        return f"<Installation {self.pk} app_id={self.app_id} tenant={self.tenant!r} {self.status}>"
+
+    @property
+    def provider_spec(self) -> Provider:
+        """The provider definition of this installation's app."""
+        return self.app.provider_spec
+
+    @property
+    def api_base_url(self) -> str:
+        """The tenant's API base URL."""
+        return self.provider_spec.endpoint("api_base_url", self.tenant)
+
+    def api_session(self) -> requests.Session:
+        """A ``requests.Session`` authorized as this installation (see :mod:`.session`)."""
+        from .session import InstallationSession
+
+        return InstallationSession(self)
+
+
+class Token(models.Model):
+    """The access and refresh token of one installation, encrypted at rest."""
+
+    installation = models.OneToOneField(
+        Installation,
+        on_delete=models.CASCADE,
+        related_name="token",
+        verbose_name=_("installation"),
+    )
+    access_token = EncryptedTextField(_("access token"), help_text=_("Stored encrypted."))
+    refresh_token = EncryptedTextField(
+        _("refresh token"), blank=True, default="", help_text=_("Stored encrypted; may be empty.")
+    )
+    token_type = models.CharField(_("token type"), max_length=40, default="Bearer")
+    scope = models.CharField(
+        _("scope"), max_length=1000, blank=True, help_text=_("Scopes the provider granted.")
+    )
+    expires_at = models.DateTimeField(
+        _("expires at"),
+        db_index=True,
+        help_text=_("When the access token expires (from expires_in, the JWT exp, or a fallback)."),
+    )
+    issued_at = models.DateTimeField(
+        _("issued at"), default=timezone.now, help_text=_("When this access token was obtained.")
+    )
+    last_refreshed_at = models.DateTimeField(
+        _("last refreshed at"), null=True, blank=True, help_text=_("When it was last refreshed.")
+    )
+    refresh_count = models.PositiveIntegerField(_("refresh count"), default=0)
+    # The single-flight refresh lease (invariant 1): taken with one conditional UPDATE.
+    lease_owner = models.CharField(
+        _("lease owner"), max_length=64, blank=True, help_text=_("Who is refreshing right now.")
+    )
+    lease_expires_at = models.DateTimeField(
+        _("lease expires at"),
+        null=True,
+        blank=True,
+        help_text=_("After this, another worker may take over the refresh."),
+    )
+
+    class Meta:
+        verbose_name = _("token")
+        verbose_name_plural = _("tokens")
+
+    def __str__(self) -> str:
+        return f"token of installation {self.installation_id}"
+
+    def __repr__(self) -> str:
+        return f"<Token installation={self.installation_id} expires_at={self.expires_at}>"
+
+    def expires_within(self, seconds: float) -> bool:
+        """True if the access token expires within ``seconds`` from now (or already did)."""
+        return self.expires_at <= timezone.now() + timedelta(seconds=seconds)
+
+
+class AuthorizationRequest(models.Model):
+    """A pending install: the ``state`` (stored hashed), nonce and PKCE verifier.
+
+    Single use (``consumed_at``), expiring (``expires_at``) and bound to the
+    browser session that started it (``browser_binding``, a hash of a random
+    value kept in that session).
+    """
+
+    state_hash = models.CharField(
+        _("state hash"), max_length=64, unique=True, help_text=_("SHA-256 of the state.")
+    )
+    app = models.ForeignKey(
+        ProviderApp, on_delete=models.CASCADE, related_name="+", verbose_name=_("app")
+    )
+    tenant = models.CharField(_("tenant"), max_length=63)
+    browser_binding = models.CharField(
+        _("browser binding"),
+        max_length=64,
+        help_text=_("SHA-256 of a random value stored in the browser's session."),
+    )
+    nonce = models.CharField(_("nonce"), max_length=64, blank=True)
+    code_verifier = EncryptedTextField(_("PKCE code verifier"), blank=True, default="")
+    redirect_uri = models.CharField(_("redirect URI"), max_length=500)
+    scopes = models.CharField(_("scopes"), max_length=1000)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"), db_index=True)
+    consumed_at = models.DateTimeField(_("consumed at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("authorization request")
+        verbose_name_plural = _("authorization requests")
+
+    def __str__(self) -> str:
+        return f"authorization request for {self.tenant}"
+
+    def __repr__(self) -> str:
+        return f"<AuthorizationRequest {self.pk} app_id={self.app_id} tenant={self.tenant!r}>"

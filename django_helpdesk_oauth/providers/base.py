@@ -1,0 +1,177 @@
+"""The declarative provider definition and its few hooks.
+
+A provider is data (endpoint templates, client authentication, scopes, tenant
+rules, token behaviour) plus hooks a subclass may override. Provider modules
+never touch the ORM; the service layer drives them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, Literal
+
+from ..conf import app_settings
+from ..exceptions import ConfigurationError, IdTokenMismatch, InvalidTenant
+from ..jwt import unverified_claims
+
+# One DNS label, lowercase ASCII: what a helpdesk subdomain / org name can be.
+SUBDOMAIN_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", re.ASCII)
+
+ENDPOINTS = ("authorize_url", "token_url", "revoke_url", "api_base_url", "apps_api_url")
+
+
+@dataclass(frozen=True)
+class ExpiryInfo:
+    """When an access token expires, and where that figure came from."""
+
+    expires_at: datetime
+    source: Literal["expires_in", "jwt_exp", "fallback"]
+
+
+class Provider:
+    """Base provider definition. Subclasses set the class attributes below."""
+
+    #: Registry key stored in ``ProviderApp.provider``.
+    key: ClassVar[str] = ""
+    #: Human name.
+    name: ClassVar[str] = ""
+    #: Default endpoint URL templates; ``{tenant}`` is substituted. Settings override them.
+    endpoints: ClassVar[Mapping[str, str]] = {}
+    #: How the client authenticates at the token and revoke endpoints.
+    client_auth: ClassVar[Literal["basic", "body"]] = "basic"
+    #: Scopes requested when the ``ProviderApp`` sets none.
+    default_scopes: ClassVar[tuple[str, ...]] = ()
+    scope_delimiter: ClassVar[str] = " "
+    #: Query parameters the install view reads the tenant from, in order.
+    tenant_params: ClassVar[tuple[str, ...]] = ("tenant",)
+    #: What the tenant is called in pages and messages.
+    tenant_label: ClassVar[str] = "account"
+    #: Help text shown where the user types the tenant.
+    tenant_hint: ClassVar[str] = ""
+    tenant_pattern: ClassVar[re.Pattern[str]] = SUBDOMAIN_LABEL
+    #: Show a form asking for the tenant when it is missing (instead of a 400).
+    ask_for_tenant: ClassVar[bool] = False
+    #: The refresh response carries a new refresh token and spends the old one.
+    rotates_refresh_tokens: ClassVar[bool] = False
+    #: Lifetime assumed when neither ``expires_in`` nor a JWT ``exp`` tells.
+    fallback_lifetime: ClassVar[int] = 3600
+    #: Send PKCE (S256). Servers ignore parameters they do not know.
+    pkce: ClassVar[bool] = True
+    #: Send an OpenID Connect ``nonce`` and check it in the ``id_token``.
+    nonce: ClassVar[bool] = False
+
+    # -- endpoints -------------------------------------------------------
+    def endpoint_template(self, name: str) -> str:
+        """The template for ``name`` (settings override first), or ``""`` if unsupported."""
+        if name not in ENDPOINTS:
+            raise ValueError(f"unknown endpoint {name!r}")
+        return app_settings.provider_overrides(self.key).get(name) or self.endpoints.get(name, "")
+
+    def endpoint(self, name: str, tenant: str = "") -> str:
+        """The URL of endpoint ``name`` for ``tenant`` (which must already be valid)."""
+        template = self.endpoint_template(name)
+        if not template:
+            raise ConfigurationError(
+                f'The {self.name} provider has no {name}: set HELPDESK_OAUTH["PROVIDERS"]'
+                f'["{self.key}"]["{name}"].'
+            )
+        if "{tenant}" in template:
+            template = template.replace("{tenant}", self.validate_tenant(tenant))
+        return template
+
+    @property
+    def supports_revoke(self) -> bool:
+        """Whether a revoke endpoint is known for this provider."""
+        return bool(self.endpoint_template("revoke_url"))
+
+    # -- tenants ---------------------------------------------------------
+    def tenant_from_query(self, query: Mapping[str, Any]) -> str | None:
+        """The raw tenant value from the install request's query, or ``None`` if absent."""
+        for param in (*self.tenant_params, "tenant"):
+            value = query.get(param)
+            if value is not None:
+                return value
+        return None
+
+    def validate_tenant(self, raw: Any) -> str:
+        """Return the normalized tenant or raise :class:`InvalidTenant`.
+
+        Lower-cases ASCII only: no Unicode folding, so fullwidth ``acme`` stays invalid
+        rather than quietly becoming ``acme``.
+        """
+        if not isinstance(raw, str):
+            raise InvalidTenant()
+        value = raw.strip()
+        if value.isascii():
+            value = value.lower()
+        if not self.tenant_pattern.fullmatch(value):
+            raise InvalidTenant(f"“{raw[:80]}” is not a valid {self.tenant_label}.")
+        return value
+
+    # -- scopes ----------------------------------------------------------
+    def scopes(self, configured: str = "") -> list[str]:
+        """The scopes to request: the app's own, else the provider's defaults."""
+        return configured.split() if configured.strip() else list(self.default_scopes)
+
+    # -- token hooks -----------------------------------------------------
+    def extra_authorize_params(self, tenant: str) -> dict[str, str]:
+        """Provider-specific parameters for the authorization URL."""
+        return {}
+
+    def token_expiry(self, token: Mapping[str, Any], now: datetime) -> ExpiryInfo:
+        """When the access token in ``token`` (the raw token response) expires.
+
+        ``expires_in`` of 0 or missing is *not* "never expires" (oauthlib reads it
+        so): fall back to the access token's JWT ``exp``, then ``fallback_lifetime``.
+        When both are present the earlier wins.
+        """
+        candidates: list[ExpiryInfo] = []
+        try:
+            seconds = int(token.get("expires_in") or 0)
+        except (TypeError, ValueError):
+            seconds = 0
+        if seconds > 0:
+            candidates.append(ExpiryInfo(now + timedelta(seconds=seconds), "expires_in"))
+        claims = unverified_claims(token.get("access_token"))
+        if claims and isinstance(claims.get("exp"), int | float):
+            exp = datetime.fromtimestamp(claims["exp"], tz=now.tzinfo)
+            candidates.append(ExpiryInfo(exp, "jwt_exp"))
+        if not candidates:
+            return ExpiryInfo(now + timedelta(seconds=self.fallback_lifetime), "fallback")
+        return min(candidates, key=lambda info: info.expires_at)
+
+    def check_id_token(
+        self, token: Mapping[str, Any], *, nonce: str, client_id: str, scopes: list[str]
+    ) -> None:
+        """Check the ``id_token``'s ``nonce`` and ``aud``; raise :class:`IdTokenMismatch`.
+
+        Required when this provider uses a nonce and ``openid`` was requested.
+        """
+        if not self.nonce:
+            return
+        id_token = token.get("id_token")
+        if not id_token:
+            if "openid" in scopes:
+                raise IdTokenMismatch("The provider returned no id_token.")
+            return
+        claims = unverified_claims(id_token)
+        if claims is None or claims.get("nonce") != nonce:
+            raise IdTokenMismatch()
+        audience = claims.get("aud")
+        audiences = audience if isinstance(audience, list) else [audience]
+        if client_id not in audiences:
+            raise IdTokenMismatch()
+
+    def issuer(self, tenant: str) -> str:
+        """The authorization server's identifier for RFC 9207 ``iss`` checks.
+
+        The origin-and-path of the authorize endpoint minus ``/oauth/authorize``.
+        """
+        url = self.endpoint("authorize_url", tenant)
+        return url.removesuffix("/").removesuffix("/oauth/authorize")
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.key!r}>"

@@ -1,0 +1,215 @@
+"""Install → consent → callback, for any registered provider."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from .. import client
+from ..conf import app_settings
+from ..exceptions import (
+    AppUnavailable,
+    AuthorizationDenied,
+    FlowError,
+    InvalidGrant,
+    InvalidState,
+    IssuerMismatch,
+    ProviderError,
+    TokenExchangeFailed,
+)
+from ..models import AuthorizationRequest, Installation, ProviderApp, Token
+from ..signals import installation_completed
+from .tokens import token_fields
+
+logger = logging.getLogger(__name__)
+
+#: Session key holding the random value that binds pending flows to this browser.
+SESSION_BINDING_KEY = "helpdesk_oauth_binding"
+MAX_PARAM_LENGTH = 2048
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _pkce_challenge(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def _browser_binding(session: Any, *, create: bool) -> str:
+    value = session.get(SESSION_BINDING_KEY)
+    if not isinstance(value, str) or not value:
+        if not create:
+            return ""
+        value = secrets.token_urlsafe(32)
+        session[SESSION_BINDING_KEY] = value
+    return _digest(value)
+
+
+def credentials(app: ProviderApp, tenant: str, *, secret: str | None = None) -> client.Credentials:
+    """The client credentials of ``app`` for ``tenant``."""
+    return client.Credentials(
+        provider=app.provider_spec,
+        tenant=tenant,
+        client_id=app.client_id,
+        client_secret=app.client_secret if secret is None else secret,
+    )
+
+
+def get_app(slug: str) -> ProviderApp:
+    """The enabled app with this slug; :class:`AppUnavailable` otherwise."""
+    app = ProviderApp.objects.filter(slug=slug).first()
+    if app is None or not app.enabled:
+        raise AppUnavailable()
+    app.provider_spec  # noqa: B018  (an app of an unregistered provider is unavailable too)
+    return app
+
+
+def begin_install(
+    app: ProviderApp, raw_tenant: Any, *, session: Any, redirect_uri: str, user: Any = None
+) -> str:
+    """Validate the tenant, store an authorization request, return the authorize URL."""
+    provider = app.provider_spec
+    tenant = provider.validate_tenant(raw_tenant)
+    now = timezone.now()
+    state = secrets.token_urlsafe(32)
+    nonce = secrets.token_urlsafe(24) if provider.nonce else ""
+    verifier = secrets.token_urlsafe(64) if provider.pkce else ""
+    scopes = app.scope_list()
+    extra = dict(provider.extra_authorize_params(tenant))
+    if nonce:
+        extra["nonce"] = nonce
+    if verifier:
+        extra.update(code_challenge=_pkce_challenge(verifier), code_challenge_method="S256")
+    url = client.authorization_url(
+        credentials(app, tenant), redirect_uri=redirect_uri, scopes=scopes, state=state, extra=extra
+    )
+    # Expired requests are dead weight; drop them while we are here (indexed).
+    AuthorizationRequest.objects.filter(expires_at__lt=now - timedelta(hours=1)).delete()
+    AuthorizationRequest.objects.create(
+        state_hash=_digest(state),
+        app=app,
+        tenant=tenant,
+        browser_binding=_browser_binding(session, create=True),
+        nonce=nonce,
+        code_verifier=verifier,
+        redirect_uri=redirect_uri,
+        scopes=" ".join(scopes),
+        user=user if getattr(user, "is_authenticated", False) else None,
+        created_at=now,
+        expires_at=now + timedelta(seconds=app_settings.STATE_TTL),
+    )
+    return url
+
+
+def _single(query: Mapping[str, Any], name: str) -> str | None:
+    """One query parameter's value; repeated or oversized values are rejected."""
+    getlist = getattr(query, "getlist", None)
+    values = getlist(name) if getlist else ([query[name]] if name in query else [])
+    if not values:
+        return None
+    if len(values) > 1 or len(values[0]) > MAX_PARAM_LENGTH:
+        raise FlowError(f"The “{name}” parameter is malformed.")
+    return values[0]
+
+
+def _claim_request(app: ProviderApp, state: str | None, session: Any) -> AuthorizationRequest:
+    """Take the pending request for ``state`` — once, unexpired, from this browser."""
+    if not state:
+        raise InvalidState()
+    binding = _browser_binding(session, create=False)
+    pending = AuthorizationRequest.objects.filter(
+        state_hash=_digest(state),
+        app=app,
+        browser_binding=binding,
+        expires_at__gt=timezone.now(),
+    )
+    auth_request = pending.first() if binding else None
+    # The DELETE is the single-use guard: of two concurrent callbacks, one deletes the row.
+    if auth_request is None or pending.filter(pk=auth_request.pk).delete()[0] != 1:
+        raise InvalidState()
+    return auth_request
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    """What :func:`complete_install` did."""
+
+    installation: Installation
+    created: bool
+
+
+def complete_install(
+    app: ProviderApp, query: Mapping[str, Any], *, session: Any, user: Any = None
+) -> InstallResult:
+    """Handle the callback: check state/iss/error, exchange the code, store everything."""
+    provider = app.provider_spec
+    state = _single(query, "state")
+    error = _single(query, "error")
+    code = _single(query, "code")
+    issuer = _single(query, "iss")
+    auth_request = _claim_request(app, state, session)
+    tenant = auth_request.tenant
+    if issuer is not None and issuer != provider.issuer(tenant):
+        raise IssuerMismatch()
+    if error is not None:
+        raise AuthorizationDenied()
+    if not code:
+        raise FlowError("The provider sent no authorization code.")
+
+    creds = credentials(app, tenant)
+    try:
+        raw = client.exchange_code(
+            creds,
+            code=code,
+            redirect_uri=auth_request.redirect_uri,
+            code_verifier=auth_request.code_verifier,
+        )
+    except ProviderError as exc:
+        logger.warning("Install of %s for tenant %s failed: %s", app.slug, tenant, exc)
+        failure = TokenExchangeFailed()
+        # A rejected code is bad input (4xx); an unreachable provider is a gateway error.
+        failure.status = 400 if isinstance(exc, InvalidGrant) or not exc.transient else 502
+        raise failure from None
+    provider.check_id_token(
+        raw,
+        nonce=auth_request.nonce,
+        client_id=app.client_id,
+        scopes=auth_request.scopes.split(),
+    )
+    fields = token_fields(provider, raw, now=timezone.now())
+    user = auth_request.user or (user if getattr(user, "is_authenticated", False) else None)
+    with transaction.atomic():
+        installation, created = Installation.objects.select_for_update().get_or_create(
+            app=app, tenant=tenant, defaults={"installed_by": user}
+        )
+        installation.status = Installation.Status.ACTIVE
+        installation.installed_by = user or installation.installed_by
+        installation.installed_at = timezone.now()
+        installation.uninstalled_at = None
+        installation.last_error = ""
+        installation.last_error_at = None
+        installation.refresh_failures = 0
+        installation.save()
+        Token.objects.update_or_create(
+            installation=installation,
+            defaults={
+                **fields,
+                "issued_at": timezone.now(),
+                "lease_owner": "",
+                "lease_expires_at": None,
+            },
+        )
+    logger.info("Installed %s for tenant %s (installation %s).", app.slug, tenant, installation.pk)
+    installation_completed.send(Installation, installation=installation, created=created)
+    return InstallResult(installation, created)

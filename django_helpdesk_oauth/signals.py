@@ -1,0 +1,17 @@
+"""Signals (contract). Receivers get ``sender`` = the :class:`Installation` or
+:class:`ProviderApp` class and keyword arguments listed per signal."""
+
+from django.dispatch import Signal
+
+#: An install completed (new or re-install). kwargs: ``installation``, ``created``.
+installation_completed = Signal()
+#: A token was refreshed. kwargs: ``installation``.
+token_refreshed = Signal()
+#: A refresh failed. kwargs: ``installation``, ``error`` (a ProviderError), ``will_retry``.
+token_refresh_failed = Signal()
+#: The provider answered ``invalid_grant``: the tenant must install again. kwargs: ``installation``.
+installation_needs_reauth = Signal()
+#: An installation was uninstalled. kwargs: ``installation``, ``revoked`` (bool).
+installation_uninstalled = Signal()
+#: A provider app's client secret changed. kwargs: ``app``.
+client_secret_rotated = Signal()

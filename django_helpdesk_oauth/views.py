@@ -1,0 +1,82 @@
+"""Install and callback views: thin layers over :mod:`.services`.
+
+Every :class:`~django_helpdesk_oauth.exceptions.FlowError` becomes a small
+page with its status (4xx, or 502 when the provider is unreachable); nothing
+is written on those paths.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render, resolve_url
+from django.urls import NoReverseMatch, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from . import services
+from .conf import app_settings
+from .exceptions import FlowError
+
+logger = logging.getLogger(__name__)
+
+
+def _error_page(request: HttpRequest, exc: FlowError, app: object = None) -> HttpResponse:
+    logger.info("Install flow refused (%s): %s", type(exc).__name__, exc.public_message)
+    return render(
+        request,
+        "helpdesk_oauth/error.html",
+        {"message": exc.public_message, "app": app},
+        status=exc.status,
+    )
+
+
+def success_url() -> str:
+    """``SUCCESS_URL`` resolved; an off-site value falls back to ``/``."""
+    target = app_settings.SUCCESS_URL
+    try:
+        url = resolve_url(target)
+    except NoReverseMatch:
+        url = target
+    if not url_has_allowed_host_and_scheme(url, allowed_hosts=None):
+        return "/"
+    return url
+
+
+@never_cache
+@require_GET
+def install(request: HttpRequest, slug: str) -> HttpResponse:
+    """Start an install: validate the tenant, redirect to the provider's consent page."""
+    app = None
+    try:
+        app = services.get_app(slug)
+        provider = app.provider_spec
+        raw_tenant = provider.tenant_from_query(request.GET)
+        if raw_tenant is None and provider.ask_for_tenant:
+            return render(
+                request,
+                "helpdesk_oauth/ask_tenant.html",
+                {"app": app, "provider": provider, "param": provider.tenant_params[0]},
+            )
+        redirect_uri = request.build_absolute_uri(reverse("helpdesk_oauth:callback", args=[slug]))
+        url = services.begin_install(
+            app, raw_tenant, session=request.session, redirect_uri=redirect_uri, user=request.user
+        )
+    except FlowError as exc:
+        return _error_page(request, exc, app)
+    return HttpResponseRedirect(url)
+
+
+@never_cache
+@require_GET
+def callback(request: HttpRequest, slug: str) -> HttpResponse:
+    """The ``redirect_uri``: finish the install and send the browser to ``SUCCESS_URL``."""
+    app = None
+    try:
+        app = services.get_app(slug)
+        services.complete_install(app, request.GET, session=request.session, user=request.user)
+    except FlowError as exc:
+        return _error_page(request, exc, app)
+    return HttpResponseRedirect(success_url())

@@ -1,0 +1,83 @@
+"""Encryption at rest: raw columns hold no plaintext, keys rotate, a wrong key raises."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.fernet import Fernet
+from django.core import checks
+from django.db import connection
+
+from django_helpdesk_oauth import crypto
+from django_helpdesk_oauth.exceptions import ConfigurationError, DecryptionError
+from django_helpdesk_oauth.models import ProviderApp
+
+SECRET = "very-secret-client-value-123456"
+
+
+def raw_column(table: str, column: str, pk: int) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {column} FROM {table} WHERE id = %s", [pk])
+        return cursor.fetchone()[0]
+
+
+def with_keys(settings, keys):
+    settings.HELPDESK_OAUTH = {**settings.HELPDESK_OAUTH, "ENCRYPTION_KEYS": keys}
+
+
+def test_client_secret_is_ciphertext_in_the_database(db):
+    app = ProviderApp.objects.create(
+        slug="a", provider="gorgias", client_id="c", client_secret=SECRET
+    )
+    raw = raw_column("helpdesk_oauth_providerapp", "client_secret", app.pk)
+    assert SECRET not in raw
+    assert raw.startswith("gAAAA")  # a Fernet token
+    assert ProviderApp.objects.get(pk=app.pk).client_secret == SECRET
+
+
+def test_old_keys_still_decrypt_after_a_new_key_is_prepended(db, settings):
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    with_keys(settings, [old])
+    app = ProviderApp.objects.create(
+        slug="a", provider="gorgias", client_id="c", client_secret=SECRET
+    )
+    with_keys(settings, [new, old])
+    assert ProviderApp.objects.get(pk=app.pk).client_secret == SECRET
+    rotated = crypto.rotate(raw_column("helpdesk_oauth_providerapp", "client_secret", app.pk))
+    with_keys(settings, [new])
+    assert crypto.decrypt(rotated) == SECRET
+
+
+def test_a_value_under_an_unknown_key_raises_instead_of_returning_ciphertext(db, settings):
+    app = ProviderApp.objects.create(
+        slug="a", provider="gorgias", client_id="c", client_secret=SECRET
+    )
+    with_keys(settings, [Fernet.generate_key().decode()])
+    with pytest.raises(DecryptionError) as excinfo:
+        ProviderApp.objects.get(pk=app.pk)
+    assert SECRET not in str(excinfo.value)
+
+
+def test_fallback_key_is_derived_from_secret_key_with_a_warning(settings):
+    with_keys(settings, [])
+    assert crypto.decrypt(crypto.encrypt("x")) == "x"
+    assert [m.id for m in checks.run_checks() if m.id.startswith("helpdesk_oauth")] == [
+        "helpdesk_oauth.W001"
+    ]
+
+
+def test_malformed_key_is_a_configuration_error(settings):
+    with_keys(settings, ["not-a-key"])
+    with pytest.raises(ConfigurationError):
+        crypto.encrypt("x")
+    assert "helpdesk_oauth.E001" in [m.id for m in checks.run_checks()]
+
+
+def test_unknown_provider_in_settings_fails_the_checks(settings):
+    settings.HELPDESK_OAUTH = {**settings.HELPDESK_OAUTH, "PROVIDERS": {"zendesk": {}}}
+    assert "helpdesk_oauth.E002" in [m.id for m in checks.run_checks()]
+
+
+def test_mask_shows_at_most_four_characters():
+    assert crypto.mask(SECRET) == "••••3456"
+    assert crypto.mask("short") == "••••"
+    assert crypto.mask("") == ""
