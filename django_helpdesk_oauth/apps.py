@@ -9,4 +9,6 @@ class HelpdeskOAuthConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers system checks)
+        from . import checks, logredact  # noqa: F401  (checks register on import)
+
+        logredact.install()

@@ -29,6 +29,8 @@ DEFAULTS: dict[str, Any] = {
     # Fernet keys (urlsafe base64, 32 bytes). The first encrypts, all decrypt.
     # Empty: a key derived from SECRET_KEY is used and a system check warns.
     "ENCRYPTION_KEYS": [],
+    # fn(user, installation) -> bool deciding who may POST to the uninstall URL.
+    "UNINSTALL_PERMISSION": "django_helpdesk_oauth.views.can_uninstall",
     # Seconds a refresh lease is held before another worker may take it over.
     "REFRESH_LEASE": 60,
 }

@@ -69,6 +69,13 @@ class ProviderApp(models.Model):
     secret_rotated_at = models.DateTimeField(
         _("secret rotated at"), null=True, blank=True, help_text=_("When the secret last changed.")
     )
+    last_error = models.CharField(
+        _("last error"),
+        max_length=255,
+        blank=True,
+        help_text=_("The last app-level failure, e.g. the provider rejecting the credentials."),
+    )
+    last_error_at = models.DateTimeField(_("last error at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
@@ -203,7 +210,6 @@ class Token(models.Model):
     )
     expires_at = models.DateTimeField(
         _("expires at"),
-        db_index=True,
         help_text=_("When the access token expires (from expires_in, the JWT exp, or a fallback)."),
     )
     issued_at = models.DateTimeField(
@@ -212,7 +218,11 @@ class Token(models.Model):
     last_refreshed_at = models.DateTimeField(
         _("last refreshed at"), null=True, blank=True, help_text=_("When it was last refreshed.")
     )
-    refresh_count = models.PositiveIntegerField(_("refresh count"), default=0)
+    refresh_count = models.PositiveIntegerField(
+        _("refresh count"),
+        default=0,
+        help_text=_("Successful refreshes; also the version that guards concurrent writers."),
+    )
     # The single-flight refresh lease (invariant 1): taken with one conditional UPDATE.
     lease_owner = models.CharField(
         _("lease owner"), max_length=64, blank=True, help_text=_("Who is refreshing right now.")
@@ -227,6 +237,8 @@ class Token(models.Model):
     class Meta:
         verbose_name = _("token")
         verbose_name_plural = _("tokens")
+        # The refresh sweep walks (expires_at, id) in keyset order.
+        indexes = [models.Index(fields=["expires_at", "id"], name="helpdesk_oauth_token_sweep")]
 
     def __str__(self) -> str:
         return f"token of installation {self.installation_id}"
@@ -237,6 +249,36 @@ class Token(models.Model):
     def expires_within(self, seconds: float) -> bool:
         """True if the access token expires within ``seconds`` from now (or already did)."""
         return self.expires_at <= timezone.now() + timedelta(seconds=seconds)
+
+
+class PendingRevocation(models.Model):
+    """A refresh token still to be revoked at the provider after an uninstall.
+
+    The uninstall completes for the user at once; a transient revoke failure
+    leaves this row (token encrypted) for the background retry.
+    """
+
+    app = models.ForeignKey(
+        ProviderApp, on_delete=models.CASCADE, related_name="+", verbose_name=_("app")
+    )
+    tenant = models.CharField(_("tenant"), max_length=63)
+    token = EncryptedTextField(_("token"), help_text=_("The refresh token to revoke; encrypted."))
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(
+        _("next attempt at"), default=timezone.now, db_index=True
+    )
+    last_error = models.CharField(_("last error"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("pending revocation")
+        verbose_name_plural = _("pending revocations")
+
+    def __str__(self) -> str:
+        return f"pending revocation for {self.tenant}"
+
+    def __repr__(self) -> str:
+        return f"<PendingRevocation {self.pk} app_id={self.app_id} tenant={self.tenant!r}>"
 
 
 class AuthorizationRequest(models.Model):

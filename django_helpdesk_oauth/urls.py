@@ -9,4 +9,5 @@ app_name = "helpdesk_oauth"
 urlpatterns = [
     path("<slug:slug>/install/", views.install, name="install"),
     path("<slug:slug>/callback/", views.callback, name="callback"),
+    path("<int:pk>/uninstall/", views.uninstall, name="uninstall"),
 ]

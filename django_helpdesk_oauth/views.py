@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import logging
 
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render, resolve_url
+from django.shortcuts import get_object_or_404, render, resolve_url
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.utils.module_loading import import_string
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.http import require_GET, require_POST
 
 from . import services
 from .conf import app_settings
 from .exceptions import FlowError
+from .models import Installation
 
 logger = logging.getLogger(__name__)
 
@@ -80,3 +84,37 @@ def callback(request: HttpRequest, slug: str) -> HttpResponse:
     except FlowError as exc:
         return _error_page(request, exc, app)
     return HttpResponseRedirect(success_url())
+
+
+def can_uninstall(user: object, installation: Installation) -> bool:
+    """Default permission hook: staff users may uninstall any installation."""
+    return bool(getattr(user, "is_active", False) and getattr(user, "is_staff", False))
+
+
+@never_cache
+@csrf_protect
+@require_POST
+def uninstall(request: HttpRequest, pk: int) -> HttpResponse:
+    """Revoke at the provider, erase the tokens, mark the installation uninstalled.
+
+    Who may: ``HELPDESK_OAUTH["UNINSTALL_PERMISSION"]`` (a dotted path to
+    ``fn(user, installation) -> bool``), by default staff users.
+    """
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    installation = get_object_or_404(Installation.objects.select_related("app"), pk=pk)
+    allowed = import_string(app_settings.UNINSTALL_PERMISSION)
+    if not allowed(request.user, installation):
+        return render(
+            request,
+            "helpdesk_oauth/error.html",
+            {"message": "You are not allowed to uninstall this integration."},
+            status=403,
+        )
+    services.uninstall(installation)
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = success_url()
+    return HttpResponseRedirect(target)

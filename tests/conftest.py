@@ -30,3 +30,27 @@ def kustomer_app(db):
         client_id="kustomer-test-client",
         client_secret=KUSTOMER_SECRET,
     )
+
+
+@pytest.fixture
+def sandbox(live_server, settings):
+    """The sandbox providers, served with the project by pytest-django's live server."""
+    from types import SimpleNamespace
+
+    from django_helpdesk_oauth.sandbox.endpoints import provider_settings
+    from django_helpdesk_oauth.sandbox.state import state
+
+    state.reset()
+    base = live_server.url + "/sandbox"
+    settings.HELPDESK_OAUTH = {**settings.HELPDESK_OAUTH, "PROVIDERS": provider_settings(base)}
+    yield SimpleNamespace(state=state, base=base, url=live_server.url)
+    state.reset()
+
+
+@pytest.fixture
+def browser():
+    """A cookie-keeping HTTP client playing the user's browser."""
+    import requests
+
+    with requests.Session() as session:
+        yield session

@@ -1,0 +1,240 @@
+"""Refreshing one installation's token, single-flight across every worker.
+
+The lease (invariant 1) is one conditional UPDATE on the token row, so it
+works the same on SQLite and PostgreSQL, across threads, processes and
+machines. The HTTP call runs outside any transaction; the result is written
+with a second conditional UPDATE guarded by ``refresh_count`` (the token's
+version), which also releases the lease. A caller that finds the lease taken
+waits and re-reads the fresh token instead of refreshing again: with rotating
+refresh tokens (Kustomer) a second refresh would spend the token and lose the
+customer.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import F, Q
+from django.utils import timezone
+
+from .. import client
+from ..conf import app_settings
+from ..exceptions import HelpdeskOAuthError, InvalidClient, InvalidGrant, ProviderError
+from ..models import Installation, ProviderApp, Token
+from ..signals import installation_needs_reauth, token_refresh_failed, token_refreshed
+from .install import credentials
+from .tokens import token_fields
+
+logger = logging.getLogger(__name__)
+
+#: Seconds between re-reads while another worker holds the lease.
+WAIT_POLL = 0.05
+
+
+class Outcome(enum.StrEnum):
+    """What :func:`refresh_installation` did."""
+
+    REFRESHED = "refreshed"  # this call refreshed the token
+    FRESH = "fresh"  # not due, or another worker refreshed it meanwhile
+    SKIPPED = "skipped"  # no token, or the installation is not active
+
+
+class RefreshRetryLater(HelpdeskOAuthError):
+    """A transient failure (timeout, 5xx, 429, lease busy): the token is untouched; retry.
+
+    ``retry_after`` is the provider's ``Retry-After`` in seconds, when it sent one.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RefreshFailed(HelpdeskOAuthError):
+    """A permanent failure for now (``invalid_grant``, ``invalid_client``…): do not retry."""
+
+    def __init__(self, message: str, error: ProviderError) -> None:
+        super().__init__(message)
+        self.error = error
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    token: Token
+    installation: Installation
+    app: ProviderApp
+
+
+def _short(exc: BaseException) -> str:
+    return str(exc)[:255]
+
+
+def _take_lease(installation_id: int, owner: str, now: datetime, due: Q) -> bool:
+    lease_free = Q(lease_owner="") | Q(lease_expires_at__lt=now)
+    return bool(
+        Token.objects.filter(due, lease_free, installation_id=installation_id).update(
+            lease_owner=owner,
+            lease_expires_at=now + timedelta(seconds=app_settings.REFRESH_LEASE),
+        )
+    )
+
+
+def _release(token_id: int, owner: str) -> None:
+    Token.objects.filter(pk=token_id, lease_owner=owner).update(
+        lease_owner="", lease_expires_at=None
+    )
+
+
+def _snapshot(installation_id: int) -> _Snapshot | None:
+    token = (
+        Token.objects.select_related("installation__app")
+        .filter(installation_id=installation_id)
+        .first()
+    )
+    if token is None:
+        return None
+    return _Snapshot(token, token.installation, token.installation.app)
+
+
+def _due_condition(now: datetime, version: int | None) -> Q:
+    if version is not None:
+        # Forced refresh of a token the caller saw rejected: only if nobody refreshed it since.
+        return Q(refresh_count=version)
+    return Q(expires_at__lte=now + timedelta(seconds=app_settings.REFRESH_MARGIN))
+
+
+def refresh_installation(
+    installation_id: int, *, if_version: int | None = None, wait: float | None = None
+) -> Outcome:
+    """Refresh the installation's token if it is due (or if ``if_version`` still matches).
+
+    Safe to call from any number of threads, processes and machines at once:
+    exactly one refreshes, the others return :attr:`Outcome.FRESH` once it is
+    done. Raises :class:`RefreshRetryLater` (token untouched) or
+    :class:`RefreshFailed`.
+    """
+    owner = uuid.uuid4().hex
+    deadline = time.monotonic() + (wait if wait is not None else app_settings.HTTP_TIMEOUT + 5)
+    while True:
+        now = timezone.now()
+        due = _due_condition(now, if_version)
+        if _take_lease(installation_id, owner, now, due):
+            return _refresh_with_lease(installation_id, owner)
+        # Not taken: not due, no token, or another worker holds the lease.
+        token = Token.objects.filter(installation_id=installation_id).values(
+            "lease_owner", "lease_expires_at", "refresh_count", "expires_at"
+        )
+        row = token.first()
+        if row is None:
+            return Outcome.SKIPPED
+        still_due = (
+            row["refresh_count"] == if_version
+            if if_version is not None
+            else row["expires_at"] <= now + timedelta(seconds=app_settings.REFRESH_MARGIN)
+        )
+        if not still_due:
+            return Outcome.FRESH
+        if time.monotonic() >= deadline:
+            raise RefreshRetryLater("Another worker is refreshing this token; try again later.")
+        time.sleep(WAIT_POLL)
+
+
+def _refresh_with_lease(installation_id: int, owner: str) -> Outcome:
+    snap = _snapshot(installation_id)
+    assert snap is not None  # we hold a lease on its row
+    token, installation, app = snap.token, snap.installation, snap.app
+    if installation.status != Installation.Status.ACTIVE or not token.refresh_token:
+        _release(token.pk, owner)
+        return Outcome.SKIPPED
+    version = token.refresh_count
+    try:
+        raw = client.refresh(
+            credentials(app, installation.tenant), refresh_token=token.refresh_token
+        )
+    except ProviderError as exc:
+        _release(token.pk, owner)
+        raise _record_failure(snap, exc, version) from None
+    now = timezone.now()
+    fields = token_fields(
+        app.provider_spec, raw, now=now, previous_refresh_token=token.refresh_token
+    )
+    saved = Token.objects.filter(pk=token.pk, refresh_count=version).update(
+        **fields,
+        issued_at=now,
+        last_refreshed_at=now,
+        refresh_count=F("refresh_count") + 1,
+        lease_owner="",
+        lease_expires_at=None,
+    )
+    if not saved:
+        # Someone else saved a newer token while our lease had lapsed; theirs stands.
+        logger.warning(
+            "Refresh result for installation %s discarded: a newer token exists.", installation_id
+        )
+        _release(token.pk, owner)
+        return Outcome.FRESH
+    if installation.refresh_failures or installation.last_error:
+        Installation.objects.filter(pk=installation.pk).update(
+            refresh_failures=0, last_error="", last_error_at=None
+        )
+    logger.info(
+        "Refreshed the token of installation %s (%s).", installation.pk, installation.tenant
+    )
+    token_refreshed.send(Installation, installation=installation)
+    return Outcome.REFRESHED
+
+
+def _record_failure(
+    snap: _Snapshot, exc: ProviderError, version: int
+) -> RefreshRetryLater | RefreshFailed:
+    """Book the failure on the installation (or the app) and say what to raise."""
+    installation, app = snap.installation, snap.app
+    now = timezone.now()
+    reason = _short(exc)
+    if isinstance(exc, InvalidClient):
+        # The app's credentials, not the tenant's grant: never mark installations.
+        ProviderApp.objects.filter(pk=app.pk).update(last_error=reason, last_error_at=now)
+        logger.error(
+            "Provider app %s: credentials rejected during refresh (%s).", app.slug, exc.error
+        )
+        token_refresh_failed.send(
+            Installation, installation=installation, error=exc, will_retry=False
+        )
+        return RefreshFailed(reason, exc)
+    bookkeeping = {
+        "last_error": reason,
+        "last_error_at": now,
+        "refresh_failures": F("refresh_failures") + 1,
+    }
+    if isinstance(exc, InvalidGrant):
+        # Only if the refresh token we used is still the stored one: if another worker
+        # rotated it meanwhile, this invalid_grant is the race, not a revoked grant.
+        marked = Installation.objects.filter(
+            pk=installation.pk,
+            status=Installation.Status.ACTIVE,
+            token__refresh_count=version,
+        ).update(status=Installation.Status.NEEDS_REAUTH, **bookkeeping)
+        if marked:
+            logger.warning(
+                "Installation %s needs re-authorization (invalid_grant).", installation.pk
+            )
+            installation.status = Installation.Status.NEEDS_REAUTH
+            installation_needs_reauth.send(Installation, installation=installation)
+        token_refresh_failed.send(
+            Installation, installation=installation, error=exc, will_retry=False
+        )
+        return RefreshFailed(reason, exc)
+    Installation.objects.filter(pk=installation.pk).update(**bookkeeping)
+    will_retry = exc.transient
+    logger.warning("Refresh of installation %s failed: %s", installation.pk, reason)
+    token_refresh_failed.send(
+        Installation, installation=installation, error=exc, will_retry=will_retry
+    )
+    if will_retry:
+        return RefreshRetryLater(reason, retry_after=exc.retry_after)
+    return RefreshFailed(reason, exc)

@@ -1,0 +1,124 @@
+"""Celery tasks (contract): the beat sweep and the per-installation refresh.
+
+Schedule the sweep every few minutes, shorter than half of ``REFRESH_MARGIN``::
+
+    CELERY_BEAT_SCHEDULE = {
+        "helpdesk-oauth-refresh": {
+            "task": "django_helpdesk_oauth.tasks.refresh_expiring_tokens",
+            "schedule": 300.0,
+        },
+    }
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from datetime import timedelta
+from typing import Any
+
+from celery import shared_task
+from django.utils import timezone
+
+from .conf import app_settings
+from .models import Installation, PendingRevocation, Token
+from .services.refresh import RefreshFailed, RefreshRetryLater, refresh_installation
+from .services.uninstall import attempt_revocation, schedule_revocation
+
+logger = logging.getLogger(__name__)
+
+#: Rows read per sweep query.
+SWEEP_BATCH = 500
+#: Retries of one refresh before giving up until the next sweep.
+MAX_REFRESH_RETRIES = 8
+
+
+def backoff(retries: int, retry_after: float | None = None) -> float:
+    """Exponential backoff with jitter (5 s, 10 s, 20 s … capped at 15 min); never
+    sooner than the provider's ``Retry-After``."""
+    delay = min(900.0, 5.0 * 2**retries) * random.uniform(0.5, 1.5)  # noqa: S311
+    return max(delay, retry_after or 0.0)
+
+
+def due_installation_ids(batch: int = SWEEP_BATCH):  # type: ignore[no-untyped-def]
+    """Yield ids of active installations whose token is due, in keyset-paginated batches.
+
+    One indexed query per batch over (expires_at, id): memory stays flat however
+    many installations there are.
+    """
+    cutoff = timezone.now() + timedelta(seconds=app_settings.REFRESH_MARGIN)
+    last = None
+    while True:
+        rows = Token.objects.filter(
+            expires_at__lte=cutoff, installation__status=Installation.Status.ACTIVE
+        )
+        if last is not None:
+            expires_at, pk = last
+            rows = rows.filter(expires_at__gte=expires_at).exclude(
+                expires_at=expires_at, id__lte=pk
+            )
+        page = list(
+            rows.order_by("expires_at", "id").values_list("expires_at", "id", "installation_id")[
+                :batch
+            ]
+        )
+        for _expires_at, _pk, installation_id in page:
+            yield installation_id
+        if len(page) < batch:
+            return
+        last = page[-1][:2]
+
+
+@shared_task(name="django_helpdesk_oauth.tasks.refresh_expiring_tokens", ignore_result=True)
+def refresh_expiring_tokens() -> int:
+    """Dispatch a refresh for every token due within ``REFRESH_MARGIN``; return the count.
+
+    Each dispatch gets a small random countdown so tokens issued together do not
+    all hit the provider in the same second.
+    """
+    spread = max(0.0, min(60.0, app_settings.REFRESH_MARGIN / 10))
+    count = 0
+    for installation_id in due_installation_ids():
+        refresh_installation_token.apply_async(
+            (installation_id,),
+            countdown=random.uniform(0, spread),  # noqa: S311
+        )
+        count += 1
+    if count:
+        logger.info("Dispatched %d token refreshes.", count)
+    for pending_id in PendingRevocation.objects.filter(
+        next_attempt_at__lte=timezone.now()
+    ).values_list("id", flat=True)[:SWEEP_BATCH]:
+        revoke_pending_token.delay(pending_id)
+    return count
+
+
+@shared_task(
+    bind=True,
+    name="django_helpdesk_oauth.tasks.refresh_installation_token",
+    ignore_result=True,
+    acks_late=True,
+    max_retries=MAX_REFRESH_RETRIES,
+)
+def refresh_installation_token(self: Any, installation_id: int) -> str:
+    """Refresh one installation's token if due. Safe to run many times at once."""
+    try:
+        return str(refresh_installation(installation_id))
+    except RefreshRetryLater as exc:
+        raise self.retry(countdown=backoff(self.request.retries, exc.retry_after)) from None
+    except RefreshFailed as exc:
+        logger.warning("Refresh of installation %s failed for good: %s", installation_id, exc)
+        return "failed"
+
+
+@shared_task(name="django_helpdesk_oauth.tasks.revoke_pending_token", ignore_result=True)
+def revoke_pending_token(pending_id: int) -> bool:
+    """Retry one revocation left by an uninstall; reschedules itself while transient."""
+    pending = PendingRevocation.objects.select_related("app").filter(pk=pending_id).first()
+    if pending is None or pending.next_attempt_at > timezone.now() + timedelta(seconds=1):
+        return False  # done already, or another attempt is scheduled later
+    if attempt_revocation(pending):
+        return True
+    if pending.pk is not None:
+        schedule_revocation(pending)
+    return False
