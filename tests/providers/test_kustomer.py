@@ -1,4 +1,4 @@
-"""Kustomer: body client auth, offline_access, expires_in 86400, PKCE, org form, two endpoint sets."""
+"""Kustomer: body client auth, offline_access, 86400 s tokens, PKCE, org form, both endpoint sets."""
 
 from __future__ import annotations
 
