@@ -1,4 +1,4 @@
-"""Kustomer: body client auth, offline_access, 86400 s tokens, PKCE, org form, both endpoint sets."""
+"""Kustomer: body client auth, offline_access, 86400 s, PKCE, org form, both endpoint sets."""
 
 from __future__ import annotations
 
