@@ -12,7 +12,7 @@ from django.utils import timezone
 from .conf import app_settings
 from .exceptions import NotInstalled
 from .models import Installation, Token
-from .services.refresh import refresh_installation
+from .services.refresh import RefreshFailed, RefreshRetryLater, refresh_installation
 
 
 class InstallationSession(requests.Session):
@@ -50,9 +50,15 @@ class InstallationSession(requests.Session):
 
     def _fresh_token(self) -> Token:
         token = self._token()
-        margin = timedelta(seconds=app_settings.REFRESH_MARGIN)
-        if token.expires_at <= timezone.now() + margin:
-            refresh_installation(self.installation_id)
+        now = timezone.now()
+        if token.expires_at <= now + timedelta(seconds=app_settings.REFRESH_MARGIN):
+            try:
+                refresh_installation(self.installation_id)
+            except RefreshRetryLater:
+                # Inside the margin but still valid: use it; the beat task retries.
+                if token.expires_at <= now:
+                    raise
+                return token
             token = self._token()
         return token
 
@@ -68,7 +74,12 @@ class InstallationSession(requests.Session):
         token = self._fresh_token()
         response = self._send_with(token, method, url, *args, **kwargs)
         if response.status_code == 401:
-            refresh_installation(self.installation_id, if_version=token.refresh_count)
+            try:
+                refresh_installation(self.installation_id, if_version=token.refresh_count)
+            except (RefreshFailed, RefreshRetryLater):
+                # The failure is recorded on the installation (and signalled); the caller
+                # gets the provider's 401 rather than an exception from inside requests.
+                return response
             response.close()
             response = self._send_with(self._token(), method, url, *args, **kwargs)
         return response

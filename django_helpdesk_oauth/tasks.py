@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -40,12 +41,13 @@ def backoff(retries: int, retry_after: float | None = None) -> float:
     return max(delay, retry_after or 0.0)
 
 
-def due_installation_ids(batch: int = SWEEP_BATCH):  # type: ignore[no-untyped-def]
+def due_installation_ids(batch: int | None = None) -> Iterator[int]:
     """Yield ids of active installations whose token is due, in keyset-paginated batches.
 
     One indexed query per batch over (expires_at, id): memory stays flat however
     many installations there are.
     """
+    batch = batch or SWEEP_BATCH
     cutoff = timezone.now() + timedelta(seconds=app_settings.REFRESH_MARGIN)
     last = None
     while True:

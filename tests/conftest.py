@@ -54,3 +54,26 @@ def browser():
 
     with requests.Session() as session:
         yield session
+
+
+@pytest.fixture(scope="session", autouse=True)
+def celery_app():
+    from tests.celery_app import app
+
+    return app
+
+
+@pytest.fixture
+def installed(sandbox, browser):
+    """Install an app through the real flow; returns the Installation."""
+    from django_helpdesk_oauth.models import Installation
+    from tests import flows
+
+    def run(app, tenant="acme"):
+        params = {"account": tenant} if app.provider == "gorgias" else {"org": tenant}
+        org = tenant if app.provider == "kustomer" else None
+        response = flows.install(browser, sandbox, app.slug, params, consent_org=org)
+        assert response.status_code == 302, response.text
+        return Installation.objects.get(app=app, tenant=tenant)
+
+    return run

@@ -2,8 +2,6 @@
 
 import os
 
-from cryptography.fernet import Fernet
-
 BASE_DIR = os.path.dirname(os.path.abspath(__file__))
 SECRET_KEY = "tests-only-not-a-secret"
 DEBUG = False
@@ -73,9 +71,15 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 STATIC_URL = "/static/"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
+# A fixed key, so worker subprocesses of the concurrency tests can decrypt too.
 HELPDESK_OAUTH = {
-    "ENCRYPTION_KEYS": [Fernet.generate_key().decode()],
+    "ENCRYPTION_KEYS": ["0ZgqjKDh9cbgzJ7b4bUo3o7ncqtLRnMc0Mh3nHPsDlI="],
 }
+
+# Tasks are published to an in-memory broker and never run by themselves: tests
+# run them with .apply() or inspect what the sweep dispatched.
+CELERY_BROKER_URL = "memory://"
+CELERY_TASK_ALWAYS_EAGER = False
 
 # Credentials the sandbox providers know; tests register more at run time.
 HELPDESK_OAUTH_SANDBOX = {

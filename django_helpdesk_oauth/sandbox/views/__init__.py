@@ -1,0 +1,1 @@
+"""HTTP views of the sandbox providers, one module per kind of endpoint."""

@@ -1,0 +1,102 @@
+"""Helpers shared by the sandbox views: JSON answers, credentials, faults, logging."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
+
+from ..state import Fault, state
+
+
+def json_response(
+    data: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> JsonResponse:
+    """A JSON answer that no cache keeps (RFC 6749 §5.1 asks it of token responses)."""
+    response = JsonResponse(data, status=status, safe=False)
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    for name, value in (headers or {}).items():
+        response[name] = value
+    return response
+
+
+def oauth_error(error: str, description: str, status: int = 400) -> JsonResponse:
+    """An RFC 6749 §5.2 error body."""
+    return json_response({"error": error, "error_description": description}, status=status)
+
+
+def base_url(request: HttpRequest) -> str:
+    """Absolute URL of the sandbox mount point, without the trailing slash."""
+    namespace = request.resolver_match.namespace if request.resolver_match else None
+    index = reverse("helpdesk_oauth_sandbox:index", current_app=namespace)
+    return request.build_absolute_uri(index).rstrip("/")
+
+
+def json_body(request: HttpRequest) -> dict[str, Any] | None:
+    """The request's JSON object body (``{}`` when empty), or ``None`` if it is not one."""
+    if not request.body.strip():
+        return {}
+    try:
+        data = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _fault_response(fault: Fault) -> HttpResponse:
+    body = fault.body
+    if body is None:
+        body = {
+            "error": "temporarily_unavailable" if fault.status in (429, 503) else "server_error"
+        }
+    if isinstance(body, dict | list):
+        response: HttpResponse = json_response(body, status=fault.status or 500)
+    else:
+        response = HttpResponse(body, status=fault.status)
+    for name, value in fault.headers.items():
+        response[name] = value
+    return response
+
+
+def serve(entry: dict[str, Any], handler: Callable[[], HttpResponse]) -> HttpResponse:
+    """Log ``entry``, apply a queued fault if one matches, else answer with ``handler()``.
+
+    ``entry`` holds at least ``provider``, ``tenant`` and ``endpoint``; the HTTP
+    status answered is recorded in it as ``status``.
+    """
+    logged = state.log_request(**entry)
+    fault = state.take_fault(entry["endpoint"], entry.get("provider"), entry.get("tenant"))
+    response = None
+    if fault is not None:
+        if fault.delay:
+            time.sleep(fault.delay)
+        if fault.status:
+            response = _fault_response(fault)
+    if response is None:
+        response = handler()
+    with state.lock:
+        logged["status"] = response.status_code
+    return response
+
+
+def request_entry(request: HttpRequest, **fields: Any) -> dict[str, Any]:
+    """A request-log entry with the path and method of ``request`` plus ``fields``."""
+    entry: dict[str, Any] = {
+        "provider": None,
+        "tenant": None,
+        "endpoint": None,
+        "grant_type": None,
+        "client_auth": "none",
+        "client_id": None,
+        "token": None,
+        "refresh_token": None,
+        "path": request.path,
+        "method": request.method,
+    }
+    entry.update(fields)
+    return entry

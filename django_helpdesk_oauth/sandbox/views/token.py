@@ -1,0 +1,98 @@
+"""Token and revocation endpoints (form-encoded in, JSON out)."""
+
+from __future__ import annotations
+
+import time
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from ..credentials import basic_credentials, client_auth_kind
+from ..endpoints import issuer
+from ..grants import OAuthError, authenticate_client, exchange_code, refresh, revoke
+from ..state import GORGIAS, KUSTOMER, state
+from .common import base_url, json_response, oauth_error, request_entry, serve
+
+
+def _claimed_client_id(request: HttpRequest) -> str | None:
+    credentials = basic_credentials(request)
+    return credentials[0] if credentials else request.POST.get("client_id") or None
+
+
+def _token(request: HttpRequest, provider: str, tenant: str | None) -> HttpResponse:
+    grant_type = request.POST.get("grant_type")
+    entry = request_entry(
+        request,
+        provider=provider,
+        tenant=tenant,
+        endpoint="token",
+        grant_type=grant_type,
+        client_auth=client_auth_kind(request),
+        client_id=_claimed_client_id(request),
+        refresh_token=request.POST.get("refresh_token"),
+    )
+
+    def answer() -> HttpResponse:
+        if state.token_delay:
+            time.sleep(state.token_delay)
+        try:
+            client = authenticate_client(request, provider)
+            # Kustomer's opaque tokens carry no iss; Gorgias's JWTs do.
+            iss = issuer(base_url(request), GORGIAS, tenant) if provider == GORGIAS else ""
+            if grant_type == "authorization_code":
+                return json_response(exchange_code(request, provider, tenant, client, iss))
+            if grant_type == "refresh_token":
+                return json_response(refresh(request, provider, tenant, client, iss))
+            raise OAuthError(
+                "unsupported_grant_type", f"grant_type {grant_type!r} is not supported"
+            )
+        except OAuthError as error:
+            return oauth_error(error.error, error.description)
+
+    return serve(entry, answer)
+
+
+@csrf_exempt
+@require_POST
+def gorgias_token(request: HttpRequest, tenant: str) -> HttpResponse:
+    """``gorgias/<tenant>/oauth/token``: HTTP Basic client auth, ``expires_in: 0``."""
+    return _token(request, GORGIAS, tenant)
+
+
+@csrf_exempt
+@require_POST
+def kustomer_token(request: HttpRequest) -> HttpResponse:
+    """``kustomer/oauth/token``: the seed's global token endpoint, any org's codes."""
+    return _token(request, KUSTOMER, None)
+
+
+@csrf_exempt
+@require_POST
+def kustomer_org_token(request: HttpRequest, tenant: str) -> HttpResponse:
+    """``kustomer/<tenant>/api/oauth/token``: only that org's codes and refresh tokens."""
+    return _token(request, KUSTOMER, tenant)
+
+
+@csrf_exempt
+@require_POST
+def gorgias_revoke(request: HttpRequest, tenant: str) -> HttpResponse:
+    """``gorgias/<tenant>/oauth/revoke``: revokes a refresh token; 200 with an empty body."""
+    entry = request_entry(
+        request,
+        provider=GORGIAS,
+        tenant=tenant,
+        endpoint="revoke",
+        client_auth=client_auth_kind(request),
+        client_id=_claimed_client_id(request),
+        token=request.POST.get("token"),
+    )
+
+    def answer() -> HttpResponse:
+        try:
+            revoke(request, tenant, authenticate_client(request, GORGIAS))
+        except OAuthError as error:
+            return oauth_error(error.error, error.description)
+        return HttpResponse(status=200)
+
+    return serve(entry, answer)

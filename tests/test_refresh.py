@@ -1,0 +1,205 @@
+"""Refresh against the sandbox over real HTTP: rotation, proactive refresh, failures."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from celery.exceptions import Retry
+from django.utils import timezone
+
+from django_helpdesk_oauth import signals, tasks
+from django_helpdesk_oauth.models import Installation, Token
+from django_helpdesk_oauth.services import (
+    Outcome,
+    RefreshFailed,
+    RefreshRetryLater,
+    refresh_installation,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def make_due(installation):
+    Token.objects.filter(installation=installation).update(expires_at=timezone.now())
+
+
+def refreshes(sandbox, **filters):
+    return sandbox.state.matching_requests(endpoint="token", grant_type="refresh_token", **filters)
+
+
+def snapshot(installation):
+    token = Token.objects.get(installation=installation)
+    return (token.access_token, token.refresh_token, token.expires_at, token.refresh_count)
+
+
+def test_kustomer_refreshes_twice_in_a_row(sandbox, installed, kustomer_app):
+    installation = installed(kustomer_app)
+    first_refresh_token = installation.token.refresh_token
+    make_due(installation)
+    assert refresh_installation(installation.pk) is Outcome.REFRESHED
+    second = Token.objects.get().refresh_token
+    assert second != first_refresh_token  # the rotated refresh token was stored
+    make_due(installation)
+    assert refresh_installation(installation.pk) is Outcome.REFRESHED
+    assert [r["status"] for r in refreshes(sandbox)] == [200, 200]
+    assert [r["refresh_token"] for r in refreshes(sandbox)] == [first_refresh_token, second]
+    assert [r["client_auth"] for r in refreshes(sandbox)] == ["body", "body"]
+    assert Installation.objects.get().status == "active"
+    assert Token.objects.get().refresh_count == 2
+
+
+def test_gorgias_refresh_keeps_the_refresh_token(sandbox, installed, gorgias_app):
+    installation = installed(gorgias_app)
+    access, refresh_token, *_ = snapshot(installation)
+    make_due(installation)
+    assert refresh_installation(installation.pk) is Outcome.REFRESHED
+    token = Token.objects.get()
+    assert token.access_token != access
+    assert token.refresh_token == refresh_token
+    assert token.expires_at > timezone.now() + timedelta(hours=23)  # from the new JWT's exp
+    assert [r["client_auth"] for r in refreshes(sandbox)] == ["basic"]
+    # Again, with the same kept refresh token.
+    make_due(installation)
+    assert refresh_installation(installation.pk) is Outcome.REFRESHED
+
+
+def test_a_fresh_token_is_not_refreshed(sandbox, installed, kustomer_app):
+    installation = installed(kustomer_app)
+    assert refresh_installation(installation.pk) is Outcome.FRESH
+    assert refreshes(sandbox) == []
+
+
+def test_gorgias_token_with_expires_in_0_is_refreshed_before_its_jwt_expiry(
+    sandbox, installed, gorgias_app
+):
+    # The JWT lives 20 minutes: inside the 30-minute margin, but not expired.
+    sandbox.state.lifetimes["gorgias"] = 1200
+    installation = installed(gorgias_app)
+    token = Token.objects.get()
+    assert timezone.now() < token.expires_at < timezone.now() + timedelta(seconds=1200)
+    assert list(tasks.due_installation_ids()) == [installation.pk]
+    assert tasks.refresh_installation_token.apply((installation.pk,)).get() == "refreshed"
+    [refresh] = refreshes(sandbox, status=200)
+    assert refresh["time"] < token.expires_at.timestamp()  # before the JWT expired
+    assert Token.objects.get().access_token != token.access_token
+
+
+def test_long_lived_tokens_are_not_due(sandbox, installed, gorgias_app, kustomer_app):
+    installed(gorgias_app)
+    installed(kustomer_app)
+    assert list(tasks.due_installation_ids()) == []
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"status": 500},
+        {"status": 503},
+        {"status": 429, "headers": {"Retry-After": "120"}},
+        {"status": None, "delay": 1.5},  # slower than HTTP_TIMEOUT below
+    ],
+    ids=["500", "503", "429", "timeout"],
+)
+def test_transient_failures_leave_the_token_untouched_and_retry(
+    sandbox, installed, kustomer_app, settings, fault
+):
+    settings.HELPDESK_OAUTH = {**settings.HELPDESK_OAUTH, "HTTP_TIMEOUT": 0.5}
+    installation = installed(kustomer_app)
+    make_due(installation)
+    before = snapshot(installation)
+    failures = []
+    signals.token_refresh_failed.connect(lambda **kw: failures.append(kw), weak=False)
+    try:
+        sandbox.state.inject("token", **fault)
+        with pytest.raises(RefreshRetryLater) as excinfo:
+            refresh_installation(installation.pk)
+    finally:
+        signals.token_refresh_failed.receivers.clear()
+    assert snapshot(installation) == before
+    installation.refresh_from_db()
+    assert installation.status == "active"
+    assert installation.refresh_failures == 1 and installation.last_error
+    assert [f["will_retry"] for f in failures] == [True]
+    if fault["status"] == 429:
+        assert excinfo.value.retry_after == 120
+    # The lease was released: the retry goes through and clears the failure count.
+    assert refresh_installation(installation.pk) is Outcome.REFRESHED
+    installation.refresh_from_db()
+    assert installation.refresh_failures == 0 and installation.last_error == ""
+
+
+def test_the_task_retries_with_backoff_honouring_retry_after(sandbox, installed, kustomer_app):
+    installation = installed(kustomer_app)
+    make_due(installation)
+    before = snapshot(installation)
+    sandbox.state.inject("token", status=429, headers={"Retry-After": "300"})
+    assert run_as_worker(installation.pk).when >= 300
+    assert snapshot(installation) == before
+    sandbox.state.inject("token", status=500)
+    assert 0 < run_as_worker(installation.pk).when < 300
+    assert snapshot(installation) == before
+
+
+def run_as_worker(installation_id) -> Retry:
+    """Run the task body with a worker's request context; return the Retry it raised.
+
+    Its retry is re-published to the (in-memory) broker with the countdown.
+    """
+    task = tasks.refresh_installation_token
+    task.push_request(
+        id="test-task",
+        args=[installation_id],
+        kwargs={},
+        retries=0,
+        is_eager=False,
+        called_directly=False,
+    )
+    try:
+        with pytest.raises(Retry) as excinfo:
+            task.run(installation_id)
+    finally:
+        task.pop_request()
+    return excinfo.value
+
+
+def test_backoff_grows_and_respects_retry_after():
+    assert tasks.backoff(0) <= 7.5
+    assert tasks.backoff(6) >= 160
+    assert tasks.backoff(30) <= 1350
+    assert tasks.backoff(0, retry_after=600) >= 600
+
+
+def test_invalid_grant_marks_needs_reauth_and_keeps_the_rows(sandbox, installed, kustomer_app):
+    installation = installed(kustomer_app)
+    make_due(installation)
+    sandbox.state.revoke_all("acme")  # the customer uninstalled on Kustomer's side
+    before = snapshot(installation)
+    events = []
+    signals.installation_needs_reauth.connect(lambda **kw: events.append(kw), weak=False)
+    try:
+        with pytest.raises(RefreshFailed):
+            refresh_installation(installation.pk)
+    finally:
+        signals.installation_needs_reauth.receivers.clear()
+    installation.refresh_from_db()
+    assert installation.status == "needs_reauth"
+    assert "invalid_grant" in installation.last_error
+    assert snapshot(installation) == before  # nothing deleted
+    assert [e["installation"].pk for e in events] == [installation.pk]
+    # No retry: the task reports failure instead of retrying.
+    assert tasks.refresh_installation_token.apply((installation.pk,)).get() == "skipped"
+
+
+def test_invalid_client_marks_no_installation(sandbox, installed, kustomer_app):
+    installation = installed(kustomer_app)
+    make_due(installation)
+    kustomer_app.client_secret = "rotated-elsewhere-0000"
+    kustomer_app.save()
+    result = tasks.refresh_installation_token.apply((installation.pk,))
+    assert result.get() == "failed"
+    installation.refresh_from_db()
+    assert installation.status == "active"
+    kustomer_app.refresh_from_db()
+    assert "invalid_client" in kustomer_app.last_error
+    assert "rotated-elsewhere" not in kustomer_app.last_error
