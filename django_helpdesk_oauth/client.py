@@ -21,7 +21,7 @@ from requests_oauthlib import OAuth2Session
 
 from .conf import app_settings
 from .exceptions import ConfigurationError, InvalidClient, InvalidGrant, ProviderError
-from .providers import Provider
+from .providers.base import Provider
 
 logger = logging.getLogger(__name__)
 

@@ -31,6 +31,8 @@ DEFAULTS: dict[str, Any] = {
     "ENCRYPTION_KEYS": [],
     # fn(user, installation) -> bool deciding who may POST to the uninstall URL.
     "UNINSTALL_PERMISSION": "django_helpdesk_oauth.views.can_uninstall",
+    # Seconds the previous client secret stays usable after a rotation.
+    "SECRET_GRACE_PERIOD": 86400,
     # Seconds a refresh lease is held before another worker may take it over.
     "REFRESH_LEASE": 60,
 }

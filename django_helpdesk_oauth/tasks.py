@@ -24,6 +24,7 @@ from django.utils import timezone
 from .conf import app_settings
 from .models import Installation, PendingRevocation, Token
 from .services.refresh import RefreshFailed, RefreshRetryLater, refresh_installation
+from .services.secrets import expire_previous_secrets
 from .services.uninstall import attempt_revocation, schedule_revocation
 
 logger = logging.getLogger(__name__)
@@ -75,7 +76,8 @@ def due_installation_ids(batch: int | None = None) -> Iterator[int]:
 def refresh_expiring_tokens() -> int:
     """Dispatch a refresh for every token due within ``REFRESH_MARGIN``; return the count.
 
-    Each dispatch gets a small random countdown so tokens issued together do not
+    Also re-queues revocations left by uninstalls and erases previous client
+    secrets whose grace window closed. Each dispatch gets a small random countdown so tokens issued together do not
     all hit the provider in the same second.
     """
     spread = max(0.0, min(60.0, app_settings.REFRESH_MARGIN / 10))
@@ -88,6 +90,7 @@ def refresh_expiring_tokens() -> int:
         count += 1
     if count:
         logger.info("Dispatched %d token refreshes.", count)
+    expire_previous_secrets()
     for pending_id in PendingRevocation.objects.filter(
         next_attempt_at__lte=timezone.now()
     ).values_list("id", flat=True)[:SWEEP_BATCH]:

@@ -65,14 +65,14 @@ def test_query_count_does_not_grow_with_the_due_count(app):
     make_installations(app, 300, due=True, start=1000)
     many = sweep_queries(310)
     assert many == few
-    assert few <= 3  # one page of tokens, the pending-revocation sweep
+    assert few <= 4  # a page of tokens, expired previous secrets, pending revocations
 
 
 def test_query_count_grows_only_per_batch(app, monkeypatch):
     monkeypatch.setattr(tasks, "SWEEP_BATCH", 50)
     make_installations(app, 120, due=True)
-    # 3 pages (50 + 50 + 20) + the pending-revocation query.
-    assert sweep_queries(120) == 4
+    # 3 pages (50 + 50 + 20) + the previous-secret expiry + the pending-revocation query.
+    assert sweep_queries(120) == 5
 
 
 def test_the_sweep_query_uses_the_index(app):

@@ -165,6 +165,20 @@ class Provider:
         if client_id not in audiences:
             raise IdTokenMismatch()
 
+    # -- app management (optional) ------------------------------------------
+    #: The provider can generate a new client secret through an API.
+    supports_secret_rotation: ClassVar[bool] = False
+    #: The provider can register an app through an API.
+    supports_app_registration: ClassVar[bool] = False
+
+    def rotate_client_secret(self, *, provider_app_name: str, api_key: str) -> str:
+        """Generate a new client secret at the provider and return it."""
+        raise NotImplementedError(f"{self.name} has no API to rotate a client secret.")
+
+    def register_app(self, *, name: str, title: str, api_key: str) -> tuple[str, str]:
+        """Register an app at the provider; return ``(provider_app_name, client_id)``."""
+        raise NotImplementedError(f"{self.name} has no API to register an app.")
+
     def issuer(self, tenant: str) -> str:
         """The authorization server's identifier for RFC 9207 ``iss`` checks.
 

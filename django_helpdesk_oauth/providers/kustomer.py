@@ -9,6 +9,9 @@ docs' per-org hosts, selected through ``HELPDESK_OAUTH["PROVIDERS"]["kustomer"]`
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
+from .. import apps_api
 from .base import Provider
 
 #: The endpoint set of Kustomer's current docs (per-org hosts).
@@ -39,3 +42,28 @@ class KustomerProvider(Provider):
     fallback_lifetime = 86400
     pkce = True
     nonce = False
+
+    # Seed steps 1 and 2: register a private app, generate its client secret.
+    supports_secret_rotation = True
+    supports_app_registration = True
+
+    def rotate_client_secret(self, *, provider_app_name: str, api_key: str) -> str:
+        """``POST /v1/apps/available/{app}/secret``; the old secret stops working."""
+        if not provider_app_name:
+            raise ValueError("The app's Kustomer name (provider_app_name) is not set.")
+        payload = apps_api.post_json(
+            self, f"/v1/apps/available/{quote(provider_app_name, safe='')}/secret", api_key, {}
+        )
+        secret = apps_api.attributes(payload).get("clientSecret")
+        if not isinstance(secret, str) or not secret:
+            raise apps_api.ProviderError("The apps API answer has no clientSecret.")
+        return secret
+
+    def register_app(self, *, name: str, title: str, api_key: str) -> tuple[str, str]:
+        """``POST /v1/apps/available`` with the minimal private app definition."""
+        body = {"app": name, "version": "0.0.1", "title": title, "visibility": "private"}
+        attrs = apps_api.attributes(apps_api.post_json(self, "/v1/apps/available", api_key, body))
+        namespaced, client_id = attrs.get("name"), attrs.get("clientId")
+        if not (isinstance(namespaced, str) and isinstance(client_id, str)):
+            raise apps_api.ProviderError("The apps API answer has no name or clientId.")
+        return namespaced, client_id

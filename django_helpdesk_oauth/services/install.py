@@ -28,6 +28,7 @@ from ..exceptions import (
 )
 from ..models import AuthorizationRequest, Installation, ProviderApp, Token
 from ..signals import installation_completed
+from .creds import credentials, with_secret_fallback
 from .tokens import token_fields
 
 logger = logging.getLogger(__name__)
@@ -54,16 +55,6 @@ def _browser_binding(session: Any, *, create: bool) -> str:
         value = secrets.token_urlsafe(32)
         session[SESSION_BINDING_KEY] = value
     return _digest(value)
-
-
-def credentials(app: ProviderApp, tenant: str, *, secret: str | None = None) -> client.Credentials:
-    """The client credentials of ``app`` for ``tenant``."""
-    return client.Credentials(
-        provider=app.provider_spec,
-        tenant=tenant,
-        client_id=app.client_id,
-        client_secret=app.client_secret if secret is None else secret,
-    )
 
 
 def get_app(slug: str) -> ProviderApp:
@@ -167,13 +158,16 @@ def complete_install(
     if not code:
         raise FlowError("The provider sent no authorization code.")
 
-    creds = credentials(app, tenant)
     try:
-        raw = client.exchange_code(
-            creds,
-            code=code,
-            redirect_uri=auth_request.redirect_uri,
-            code_verifier=auth_request.code_verifier,
+        raw = with_secret_fallback(
+            app,
+            tenant,
+            lambda creds: client.exchange_code(
+                creds,
+                code=code,
+                redirect_uri=auth_request.redirect_uri,
+                code_verifier=auth_request.code_verifier,
+            ),
         )
     except ProviderError as exc:
         logger.warning("Install of %s for tenant %s failed: %s", app.slug, tenant, exc)

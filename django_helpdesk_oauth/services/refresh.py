@@ -27,7 +27,7 @@ from ..conf import app_settings
 from ..exceptions import HelpdeskOAuthError, InvalidClient, InvalidGrant, ProviderError
 from ..models import Installation, ProviderApp, Token
 from ..signals import installation_needs_reauth, token_refresh_failed, token_refreshed
-from .install import credentials
+from .creds import with_secret_fallback
 from .tokens import token_fields
 
 logger = logging.getLogger(__name__)
@@ -153,8 +153,10 @@ def _refresh_with_lease(installation_id: int, owner: str) -> Outcome:
         return Outcome.SKIPPED
     version = token.refresh_count
     try:
-        raw = client.refresh(
-            credentials(app, installation.tenant), refresh_token=token.refresh_token
+        raw = with_secret_fallback(
+            app,
+            installation.tenant,
+            lambda creds: client.refresh(creds, refresh_token=token.refresh_token),
         )
     except ProviderError as exc:
         _release(token.pk, owner)

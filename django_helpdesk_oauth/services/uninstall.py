@@ -19,7 +19,7 @@ from .. import client
 from ..exceptions import ProviderError
 from ..models import Installation, PendingRevocation
 from ..signals import installation_uninstalled
-from .install import credentials
+from .creds import with_secret_fallback
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +90,9 @@ def attempt_revocation(pending: PendingRevocation) -> bool:
     rescheduled with backoff that honours ``Retry-After``.
     """
     try:
-        client.revoke(credentials(pending.app, pending.tenant), token=pending.token)
+        with_secret_fallback(
+            pending.app, pending.tenant, lambda creds: client.revoke(creds, token=pending.token)
+        )
     except ProviderError as exc:
         pending.attempts += 1
         if not exc.transient or pending.attempts >= MAX_REVOKE_ATTEMPTS:

@@ -1,0 +1,62 @@
+"""The app's client credentials for a tenant, with the post-rotation grace window.
+
+A rotation keeps the previous secret (encrypted) for ``SECRET_GRACE_PERIOD``:
+if the token endpoint answers ``invalid_client`` with the new secret inside
+that window, the call is retried once with the previous one, so a rotation
+done in the wrong order does not break every tenant.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TypeVar
+
+from django.utils import timezone
+
+from .. import client
+from ..conf import app_settings
+from ..exceptions import InvalidClient
+from ..models import ProviderApp
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def credentials(app: ProviderApp, tenant: str, *, secret: str | None = None) -> client.Credentials:
+    """The client credentials of ``app`` for ``tenant``."""
+    return client.Credentials(
+        provider=app.provider_spec,
+        tenant=tenant,
+        client_id=app.client_id,
+        client_secret=app.client_secret if secret is None else secret,
+    )
+
+
+def previous_secret(app: ProviderApp) -> str:
+    """The previous secret while the grace window is open, else ``""``."""
+    if not app.previous_client_secret or app.secret_rotated_at is None:
+        return ""
+    window = timedelta(seconds=app_settings.SECRET_GRACE_PERIOD)
+    return app.previous_client_secret if timezone.now() < app.secret_rotated_at + window else ""
+
+
+def with_secret_fallback(
+    app: ProviderApp, tenant: str, call: Callable[[client.Credentials], T]
+) -> T:
+    """Run ``call`` with the app's credentials; on ``invalid_client`` inside the grace
+    window, once more with the previous secret."""
+    try:
+        return call(credentials(app, tenant))
+    except InvalidClient:
+        previous = previous_secret(app)
+        if not previous:
+            raise
+        logger.warning(
+            "Provider app %s: the new client secret was rejected; using the previous one "
+            "(grace window after a rotation).",
+            app.slug,
+        )
+        return call(credentials(app, tenant, secret=previous))

@@ -1,0 +1,117 @@
+"""Client secrets: register an app, rotate its secret, expire the previous one.
+
+A rotation keeps the previous secret (encrypted) for ``SECRET_GRACE_PERIOD``;
+:func:`.creds.with_secret_fallback` uses it when the new one is refused.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from ..conf import app_settings
+from ..exceptions import ConfigurationError, HelpdeskOAuthError
+from ..models import ProviderApp
+from ..signals import client_secret_rotated
+
+logger = logging.getLogger(__name__)
+
+
+class SecretRotationError(HelpdeskOAuthError):
+    """The secret could not be rotated (bad input, or the provider refused)."""
+
+
+def set_client_secret(app: ProviderApp, new_secret: str, *, actor: str = "") -> ProviderApp:
+    """Store ``new_secret`` (e.g. pasted from the provider's portal), keep the old one for
+    the grace window, send ``client_secret_rotated``."""
+    new_secret = (new_secret or "").strip()
+    if not new_secret:
+        raise SecretRotationError("The new client secret is empty.")
+    if any(ch.isspace() for ch in new_secret) or len(new_secret) > 1000:
+        raise SecretRotationError("The new client secret contains whitespace or is too long.")
+    with transaction.atomic():
+        locked = ProviderApp.objects.select_for_update().get(pk=app.pk)
+        if new_secret == locked.client_secret:
+            raise SecretRotationError("The new client secret is the same as the current one.")
+        locked.previous_client_secret = locked.client_secret
+        locked.client_secret = new_secret
+        locked.secret_rotated_at = timezone.now()
+        locked.last_error = ""
+        locked.last_error_at = None
+        locked.save()
+    logger.info(
+        "Provider app %s: client secret rotated%s.", app.slug, f" by {actor}" if actor else ""
+    )
+    client_secret_rotated.send(ProviderApp, app=locked)
+    return locked
+
+
+def rotate_via_provider(app: ProviderApp, api_key: str, *, actor: str = "") -> ProviderApp:
+    """Have the provider generate a new secret (Kustomer's apps API) and store it.
+
+    ``api_key`` is used for this one call: never stored, never logged.
+    """
+    provider = app.provider_spec
+    if not provider.supports_secret_rotation:
+        raise SecretRotationError(
+            f"{provider.name} has no API to rotate secrets: paste the new secret instead."
+        )
+    if not (api_key or "").strip():
+        raise SecretRotationError("The API key is empty.")
+    if not app.provider_app_name:
+        raise SecretRotationError(
+            f"The {provider.name} app name is not set on {app.slug}: set provider_app_name."
+        )
+    try:
+        secret = provider.rotate_client_secret(
+            provider_app_name=app.provider_app_name, api_key=api_key.strip()
+        )
+    except (HelpdeskOAuthError, ConfigurationError, ValueError) as exc:
+        raise SecretRotationError(str(exc)) from None
+    return set_client_secret(app, secret, actor=actor)
+
+
+def register_app(
+    *,
+    provider_key: str,
+    slug: str,
+    name: str,
+    title: str,
+    api_key: str,
+    scopes: str = "",
+) -> ProviderApp:
+    """Register a private app at the provider, generate its secret, store a ``ProviderApp``."""
+    from ..providers import get_provider
+
+    provider = get_provider(provider_key)
+    if not provider.supports_app_registration:
+        raise SecretRotationError(f"{provider.name} has no API to register apps.")
+    if ProviderApp.objects.filter(slug=slug).exists():
+        raise SecretRotationError(f"A provider app with slug {slug!r} already exists.")
+    try:
+        app_name, client_id = provider.register_app(name=name, title=title, api_key=api_key)
+        secret = provider.rotate_client_secret(provider_app_name=app_name, api_key=api_key)
+    except (HelpdeskOAuthError, ConfigurationError, ValueError) as exc:
+        raise SecretRotationError(str(exc)) from None
+    return ProviderApp.objects.create(
+        slug=slug,
+        provider=provider_key,
+        name=title,
+        client_id=client_id,
+        client_secret=secret,
+        provider_app_name=app_name,
+        scopes=scopes,
+    )
+
+
+def expire_previous_secrets() -> int:
+    """Erase previous secrets whose grace window has closed; returns how many."""
+    cutoff = timezone.now() - timedelta(seconds=app_settings.SECRET_GRACE_PERIOD)
+    return (
+        ProviderApp.objects.filter(secret_rotated_at__lt=cutoff)
+        .exclude(previous_client_secret="")
+        .update(previous_client_secret="")
+    )
