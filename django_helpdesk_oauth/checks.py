@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core import checks
 
 from . import crypto
+from .client import LOOPBACK_HOSTS
 from .conf import app_settings
 from .exceptions import ConfigurationError
 from .providers import base, registry
@@ -55,3 +59,94 @@ def check_providers(app_configs: Any = None, **kwargs: Any) -> list[checks.Check
                     )
                 )
     return errors
+
+
+@checks.register()
+def check_success_url(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """``SUCCESS_URL`` must stay on this site (an open redirect otherwise)."""
+    target = str(app_settings.SUCCESS_URL or "")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith(("//", "\\\\")):
+        return [
+            checks.Error(
+                f'HELPDESK_OAUTH["SUCCESS_URL"] = {target!r} points off-site.',
+                hint="Use a URL name or a path on this site, such as '/integrations/'.",
+                id="helpdesk_oauth.E004",
+            )
+        ]
+    return []
+
+
+@checks.register(checks.Tags.security)
+def check_transport(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Provider endpoints over plain HTTP (other than loopback) are refused at run time;
+    with ``DEBUG=False`` a callback served over HTTP leaks codes."""
+    messages: list[checks.CheckMessage] = []
+    for key, provider in registry.items():
+        for name in base.ENDPOINTS:
+            template = provider.endpoint_template(name)
+            host = urlsplit(template.replace("{tenant}", "t")).hostname
+            if template.startswith("http://") and host not in LOOPBACK_HOSTS:
+                messages.append(
+                    checks.Error(
+                        f"The {key} {name} {template!r} is not HTTPS.",
+                        hint="OAuth credentials are only sent over HTTPS (or to loopback).",
+                        id="helpdesk_oauth.E005",
+                    )
+                )
+    if (
+        not settings.DEBUG
+        and not settings.SECURE_SSL_REDIRECT
+        and not settings.SESSION_COOKIE_SECURE
+    ):
+        messages.append(
+            checks.Warning(
+                "DEBUG is False but neither SECURE_SSL_REDIRECT nor SESSION_COOKIE_SECURE is set: "
+                "the OAuth redirect URI may be served over HTTP.",
+                hint="Serve the callback over HTTPS; providers require HTTPS redirect URIs.",
+                id="helpdesk_oauth.W002",
+            )
+        )
+    return messages
+
+
+def _beat_interval() -> float | None:
+    schedule = getattr(settings, "CELERY_BEAT_SCHEDULE", None) or {}
+    for entry in schedule.values():
+        if entry.get("task") == "django_helpdesk_oauth.tasks.refresh_expiring_tokens":
+            every = entry.get("schedule")
+            if isinstance(every, int | float):
+                return float(every)
+            if isinstance(every, timedelta):
+                return every.total_seconds()
+            run_every = getattr(every, "run_every", None)
+            if isinstance(run_every, timedelta):
+                return run_every.total_seconds()
+    return None
+
+
+@checks.register()
+def check_timing(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """The margin must leave the beat task time to catch a token; the lease must outlive a call."""
+    messages: list[checks.CheckMessage] = []
+    interval = _beat_interval()
+    margin = app_settings.REFRESH_MARGIN
+    if interval is not None and margin < 2 * interval:
+        messages.append(
+            checks.Warning(
+                f'HELPDESK_OAUTH["REFRESH_MARGIN"] ({margin} s) is shorter than twice the beat '
+                f"interval of refresh_expiring_tokens ({interval:g} s): a token can expire "
+                "between two sweeps.",
+                hint="Raise REFRESH_MARGIN or run the sweep more often.",
+                id="helpdesk_oauth.W003",
+            )
+        )
+    if app_settings.REFRESH_LEASE < 2 * app_settings.HTTP_TIMEOUT:
+        messages.append(
+            checks.Warning(
+                'HELPDESK_OAUTH["REFRESH_LEASE"] is shorter than twice HTTP_TIMEOUT: a slow '
+                "refresh could outlive its lease and run twice.",
+                id="helpdesk_oauth.W004",
+            )
+        )
+    return messages

@@ -76,9 +76,9 @@ def due_installation_ids(batch: int | None = None) -> Iterator[int]:
 def refresh_expiring_tokens() -> int:
     """Dispatch a refresh for every token due within ``REFRESH_MARGIN``; return the count.
 
-    Also re-queues revocations left by uninstalls and erases previous client
-    secrets whose grace window closed. Each dispatch gets a small random countdown so tokens issued together do not
-    all hit the provider in the same second.
+    Each dispatch gets a small random countdown so tokens issued together do
+    not all hit the provider in the same second. Also re-queues revocations left
+    by uninstalls and erases previous client secrets whose grace window closed.
     """
     spread = max(0.0, min(60.0, app_settings.REFRESH_MARGIN / 10))
     count = 0

@@ -60,9 +60,7 @@ def test_a_value_under_an_unknown_key_raises_instead_of_returning_ciphertext(db,
 def test_fallback_key_is_derived_from_secret_key_with_a_warning(settings):
     with_keys(settings, [])
     assert crypto.decrypt(crypto.encrypt("x")) == "x"
-    assert [m.id for m in checks.run_checks() if m.id.startswith("helpdesk_oauth")] == [
-        "helpdesk_oauth.W001"
-    ]
+    assert "helpdesk_oauth.W001" in [m.id for m in checks.run_checks()]
 
 
 def test_malformed_key_is_a_configuration_error(settings):

@@ -1,0 +1,322 @@
+"""Admin: provider apps (write-only secrets, rotation) and installations (health, actions).
+
+Thin over :mod:`.services`. No page renders a secret or a token: secrets are
+write-only form fields, and only their last four characters are displayed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from . import services
+from .crypto import mask
+from .humanize import expires_in
+from .models import Installation, PendingRevocation, ProviderApp, Token
+from .services.secrets import SecretRotationError, rotate_via_provider, set_client_secret
+
+
+class SecretInput(forms.PasswordInput):
+    """A password box that never renders its value back."""
+
+    def __init__(self) -> None:
+        super().__init__(render_value=False, attrs={"autocomplete": "new-password"})
+
+
+class ProviderAppForm(forms.ModelForm):
+    """Create form: the secret is typed once. Change form: the secret is not a field at all
+    (rotate it with the "Rotate client secret" tool)."""
+
+    class Meta:
+        model = ProviderApp
+        fields = ["slug", "provider", "name", "client_id", "client_secret", "scopes", "enabled"]
+        widgets = {"client_secret": SecretInput()}
+
+
+class ProviderAppChangeForm(ProviderAppForm):
+    class Meta(ProviderAppForm.Meta):
+        fields = ["name", "client_id", "scopes", "enabled", "provider_app_name"]
+
+
+class RotateWithApiForm(forms.Form):
+    """Kustomer: the admin API key is used once to generate a new secret; never stored."""
+
+    api_key = forms.CharField(
+        label=_("Admin API key"),
+        widget=SecretInput(),
+        help_text=_(
+            "Needs the roles org.admin.apps and org.permission.apps. Used once, not stored."
+        ),
+    )
+
+
+class PasteSecretForm(forms.Form):
+    """Providers without a rotation API: paste the secret regenerated in their portal."""
+
+    new_secret = forms.CharField(
+        label=_("New client secret"),
+        widget=SecretInput(),
+        help_text=_("Regenerate it in the provider's developer portal, then paste it here."),
+    )
+
+
+@admin.register(ProviderApp)
+class ProviderAppAdmin(admin.ModelAdmin):
+    list_display = [
+        "slug",
+        "provider",
+        "name",
+        "client_id",
+        "secret",
+        "secret_rotated_at",
+        "enabled",
+    ]
+    list_filter = ["provider", "enabled"]
+    search_fields = ["slug", "name", "client_id"]
+    readonly_fields = [
+        "provider",
+        "slug",
+        "secret",
+        "secret_rotated_at",
+        "last_error",
+        "last_error_at",
+    ]
+    actions = ["rotate_secret_action"]
+    change_form_template = "admin/helpdesk_oauth/providerapp/change_form.html"
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
+        kwargs["form"] = ProviderAppChangeForm if obj is not None else ProviderAppForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return self.readonly_fields if obj is not None else []
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        if obj is None:
+            return ProviderAppForm.Meta.fields
+        return [
+            "slug",
+            "provider",
+            *ProviderAppChangeForm.Meta.fields,
+            "secret",
+            "secret_rotated_at",
+            "last_error",
+            "last_error_at",
+        ]
+
+    @admin.display(description=_("client secret"))
+    def secret(self, obj: ProviderApp) -> str:
+        return mask(obj.client_secret)
+
+    def get_urls(self) -> list[Any]:
+        rotate = self.admin_site.admin_view(self.rotate_secret_view)
+        return [
+            path("<int:pk>/rotate-secret/", rotate, name="helpdesk_oauth_providerapp_rotate"),
+            *super().get_urls(),
+        ]
+
+    @admin.action(description=_("Rotate client secret"))
+    def rotate_secret_action(self, request: HttpRequest, queryset: QuerySet[ProviderApp]) -> Any:
+        if queryset.count() != 1:
+            self.message_user(request, _("Select exactly one app to rotate."), messages.WARNING)
+            return None
+        url = reverse("admin:helpdesk_oauth_providerapp_rotate", args=[queryset.get().pk])
+        return HttpResponseRedirect(url)
+
+    def rotate_secret_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        app = get_object_or_404(ProviderApp, pk=pk)
+        if not self.has_change_permission(request, app):
+            raise PermissionDenied
+        via_api = app.provider_spec.supports_secret_rotation
+        form_class = RotateWithApiForm if via_api else PasteSecretForm
+        form = form_class(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            actor = request.user.get_username()
+            try:
+                if via_api:
+                    app = rotate_via_provider(app, form.cleaned_data["api_key"], actor=actor)
+                else:
+                    app = set_client_secret(app, form.cleaned_data["new_secret"], actor=actor)
+            except SecretRotationError as exc:
+                form.add_error(None, str(exc))
+            else:
+                self.log_change(request, app, [{"changed": {"fields": ["client secret"]}}])
+                self.message_user(
+                    request,
+                    _("Client secret rotated; the new one ends in %(tail)s.")
+                    % {"tail": mask(app.client_secret)},
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(
+                    reverse("admin:helpdesk_oauth_providerapp_change", args=[app.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": app,
+            "title": _("Rotate client secret of %(app)s") % {"app": app},
+            "form": form,
+            "via_api": via_api,
+            "provider": app.provider_spec,
+            "current": mask(app.client_secret),
+        }
+        return render(request, "admin/helpdesk_oauth/providerapp/rotate_secret.html", context)
+
+
+class TokenInline(admin.StackedInline):
+    """The token's bookkeeping, read-only; the token values only as masked tails."""
+
+    model = Token
+    can_delete = False
+    extra = 0
+    max_num = 0
+    fields = [
+        "access",
+        "refresh",
+        "token_type",
+        "scope",
+        "expires_at",
+        "last_refreshed_at",
+        "refresh_count",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description=_("access token"))
+    def access(self, obj: Token) -> str:
+        return mask(obj.access_token)
+
+    @admin.display(description=_("refresh token"))
+    def refresh(self, obj: Token) -> str:
+        return mask(obj.refresh_token)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+STATUS_COLOURS = {"active": "#1a7f37", "needs_reauth": "#bf8700", "uninstalled": "#6e7781"}
+
+
+@admin.register(Installation)
+class InstallationAdmin(admin.ModelAdmin):
+    list_display = [
+        "tenant",
+        "app",
+        "status_badge",
+        "expires",
+        "last_refresh",
+        "refresh_failures",
+        "last_error",
+    ]
+    list_filter = ["app", "status"]
+    search_fields = ["tenant"]
+    list_select_related = ["app", "token"]
+    readonly_fields = [
+        "app",
+        "tenant",
+        "status",
+        "installed_by",
+        "installed_at",
+        "uninstalled_at",
+        "last_error",
+        "last_error_at",
+        "refresh_failures",
+    ]
+    fields = readonly_fields
+    inlines = [TokenInline]
+    actions = ["refresh_now", "uninstall_selected"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # installations come from the OAuth flow only
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_badge(self, obj: Installation) -> str:
+        colour = STATUS_COLOURS.get(obj.status, "#6e7781")
+        return format_html(
+            '<span style="color:#fff;background:{};padding:1px 6px;border-radius:8px">{}</span>',
+            colour,
+            obj.get_status_display(),
+        )
+
+    @admin.display(description=_("expires"))
+    def expires(self, obj: Installation) -> str:
+        token = getattr(obj, "token", None)
+        return expires_in(token.expires_at) if token else "—"
+
+    @admin.display(description=_("last refresh"))
+    def last_refresh(self, obj: Installation) -> Any:
+        token = getattr(obj, "token", None)
+        return token.last_refreshed_at if token and token.last_refreshed_at else "—"
+
+    @admin.action(description=_("Refresh token now"))
+    def refresh_now(self, request: HttpRequest, queryset: QuerySet[Installation]) -> None:
+        counts = {"refreshed": 0, "fresh": 0, "skipped": 0, "failed": 0}
+        for installation in queryset.select_related("token"):
+            token = getattr(installation, "token", None)
+            if token is None:
+                counts["skipped"] += 1
+                continue
+            try:
+                outcome = services.refresh_installation(
+                    installation.pk, if_version=token.refresh_count
+                )
+            except (services.RefreshFailed, services.RefreshRetryLater):
+                counts["failed"] += 1
+            else:
+                counts[str(outcome)] += 1
+        n = counts["refreshed"]
+        self.message_user(
+            request,
+            ngettext("%(n)d token refreshed.", "%(n)d tokens refreshed.", n) % {"n": n}
+            + (
+                " " + _("%(fresh)d already fresh, %(skipped)d skipped, %(failed)d failed.") % counts
+                if counts["fresh"] or counts["skipped"] or counts["failed"]
+                else ""
+            ),
+            messages.WARNING if counts["failed"] else messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Uninstall (revoke at the provider)"), permissions=["change"])
+    def uninstall_selected(self, request: HttpRequest, queryset: QuerySet[Installation]) -> None:
+        done = revoked = 0
+        for installation in queryset:
+            result = services.uninstall(installation)
+            if not result.already:
+                done += 1
+                revoked += result.revoked
+                self.log_change(request, installation, "Uninstalled")
+        self.message_user(
+            request,
+            ngettext(
+                "%(n)d installation uninstalled (%(revoked)d revoked at the provider).",
+                "%(n)d installations uninstalled (%(revoked)d revoked at the provider).",
+                done,
+            )
+            % {"n": done, "revoked": revoked},
+            messages.SUCCESS,
+        )
+
+
+@admin.register(PendingRevocation)
+class PendingRevocationAdmin(admin.ModelAdmin):
+    """Revocations still being retried after uninstalls (read-only)."""
+
+    list_display = ["tenant", "app", "attempts", "next_attempt_at", "last_error", "created_at"]
+    list_filter = ["app"]
+    fields = ["app", "tenant", "attempts", "next_attempt_at", "last_error", "created_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
