@@ -57,7 +57,9 @@ def test_a_second_401_is_returned_not_looped(sandbox, installed, gorgias_app):
     assert len(refreshes(sandbox)) == 1
 
 
-def test_one_query_per_call_while_fresh(sandbox, installed, kustomer_app, django_assert_max_num_queries):
+def test_one_query_per_call_while_fresh(
+    sandbox, installed, kustomer_app, django_assert_max_num_queries
+):
     session = installed(kustomer_app).api_session()
     for _ in range(3):
         with django_assert_max_num_queries(1):

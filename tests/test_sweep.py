@@ -36,7 +36,9 @@ def make_installations(app, count, *, due, status="active", start=0):
 
 @pytest.fixture
 def app(db):
-    return ProviderApp.objects.create(slug="k", provider="kustomer", client_id="c", client_secret="s")
+    return ProviderApp.objects.create(
+        slug="k", provider="kustomer", client_id="c", client_secret="s"
+    )
 
 
 def test_only_due_active_tokens_are_selected(app):

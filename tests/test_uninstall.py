@@ -49,13 +49,19 @@ def revokes(sandbox):
     return sandbox.state.matching_requests(endpoint="revoke")
 
 
-def test_uninstall_revokes_erases_and_is_idempotent(sandbox, browser, installed, gorgias_app, staff):
+def test_uninstall_revokes_erases_and_is_idempotent(
+    sandbox, browser, installed, gorgias_app, staff
+):
     installation = installed(gorgias_app)
     refresh_token = Token.objects.get().refresh_token
     response = post_uninstall(browser, sandbox, installation)
     assert response.status_code == 302
     [revoke] = revokes(sandbox)
-    assert (revoke["client_auth"], revoke["token"], revoke["status"]) == ("basic", refresh_token, 200)
+    assert (revoke["client_auth"], revoke["token"], revoke["status"]) == (
+        "basic",
+        refresh_token,
+        200,
+    )
     assert not Token.objects.exists()
     installation.refresh_from_db()
     assert installation.status == "uninstalled" and installation.uninstalled_at
@@ -67,7 +73,9 @@ def test_uninstall_revokes_erases_and_is_idempotent(sandbox, browser, installed,
     assert len(revokes(sandbox)) == 1
 
 
-def test_kustomer_has_no_revoke_endpoint_uninstall_deletes_locally(sandbox, installed, kustomer_app):
+def test_kustomer_has_no_revoke_endpoint_uninstall_deletes_locally(
+    sandbox, installed, kustomer_app
+):
     installation = installed(kustomer_app)
     result = uninstall(installation)
     assert result.revoked is False and result.pending is None
