@@ -24,6 +24,9 @@ DEFAULTS: dict[str, Any] = {
     "STATE_TTL": 600,
     # Seconds for every outbound HTTP call.
     "HTTP_TIMEOUT": 10,
+    # Scheme and host of the redirect URI ("https://app.example.com"), when the
+    # request's own host is not what the provider has registered (proxies).
+    "REDIRECT_BASE_URL": "",
     # Where the callback sends the browser: a URL name or a local path.
     "SUCCESS_URL": "/",
     # Fernet keys (urlsafe base64, 32 bytes). The first encrypts, all decrypt.

@@ -49,6 +49,13 @@ def success_url() -> str:
     return url
 
 
+def callback_url(request: HttpRequest, slug: str) -> str:
+    """The redirect URI registered at the provider for app ``slug``."""
+    path = reverse("helpdesk_oauth:callback", args=[slug])
+    base = app_settings.REDIRECT_BASE_URL
+    return base.rstrip("/") + path if base else request.build_absolute_uri(path)
+
+
 @never_cache
 @require_GET
 def install(request: HttpRequest, slug: str) -> HttpResponse:
@@ -64,7 +71,7 @@ def install(request: HttpRequest, slug: str) -> HttpResponse:
                 "helpdesk_oauth/ask_tenant.html",
                 {"app": app, "provider": provider, "param": provider.tenant_params[0]},
             )
-        redirect_uri = request.build_absolute_uri(reverse("helpdesk_oauth:callback", args=[slug]))
+        redirect_uri = callback_url(request, slug)
         url = services.begin_install(
             app, raw_tenant, session=request.session, redirect_uri=redirect_uri, user=request.user
         )

@@ -119,3 +119,13 @@ def test_kustomer_per_org_endpoints_are_selected_by_settings(client, kustomer_ap
     }
     response = client.get(install_url("kustomer"), {"org": "acme"})
     assert urlsplit(response["Location"]).netloc == "acme.kustomerapp.com"
+
+
+def test_redirect_base_url_setting(client, gorgias_app, settings):
+    settings.HELPDESK_OAUTH = {
+        **settings.HELPDESK_OAUTH,
+        "REDIRECT_BASE_URL": "https://app.example.com/",
+    }
+    response = client.get(install_url("gorgias"), {"account": "acme"})
+    params = parse_qs(urlsplit(response["Location"]).query)
+    assert params["redirect_uri"] == ["https://app.example.com/oauth/gorgias/callback/"]
