@@ -13,7 +13,7 @@ BAD_TENANTS = [
     "evil.com/x",
     "acme.evil.com",
     "ac me",
-    "\uff41\uff43\uff4d\uff45"  # fullwidth "acme",
+    "\uff41\uff43\uff4d\uff45",  # fullwidth "acme"
     "",
     "a" * 300,
     "-acme",
