@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import checks
+from django.urls import NoReverseMatch, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from . import crypto
 from .client import LOOPBACK_HOSTS
@@ -65,11 +67,14 @@ def check_providers(app_configs: Any = None, **kwargs: Any) -> list[checks.Check
 def check_success_url(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """``SUCCESS_URL`` must stay on this site (an open redirect otherwise)."""
     target = str(app_settings.SUCCESS_URL or "")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or target.startswith(("//", "\\\\")):
+    try:
+        target = reverse(target)  # a URL name ("integrations:index") is on-site by definition
+    except NoReverseMatch:
+        pass
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts=None):
         return [
             checks.Error(
-                f'HELPDESK_OAUTH["SUCCESS_URL"] = {target!r} points off-site.',
+                f'HELPDESK_OAUTH["SUCCESS_URL"] = {app_settings.SUCCESS_URL!r} points off-site.',
                 hint="Use a URL name or a path on this site, such as '/integrations/'.",
                 id="helpdesk_oauth.E004",
             )

@@ -27,6 +27,12 @@ def test_off_site_success_url(settings, url):
     assert "helpdesk_oauth.E004" in ids()
 
 
+@pytest.mark.parametrize("url", ["/done/", "home", "admin:index"])
+def test_on_site_success_urls(settings, url):
+    configure(settings, SUCCESS_URL=url)
+    assert "helpdesk_oauth.E004" not in ids()
+
+
 def test_non_https_endpoint(settings):
     configure(settings, PROVIDERS={"gorgias": {"token_url": "http://{tenant}.example.com/t"}})
     assert "helpdesk_oauth.E005" in ids()

@@ -1,0 +1,1 @@
+"""The example project's own app: the integrations page and the demo commands."""
