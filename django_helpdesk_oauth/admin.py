@@ -98,10 +98,10 @@ class ProviderAppAdmin(admin.ModelAdmin):
         kwargs["form"] = ProviderAppChangeForm if obj is not None else ProviderAppForm
         return super().get_form(request, obj, change=change, **kwargs)
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return self.readonly_fields if obj is not None else []
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        return self.readonly_fields if obj is not None else ()
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is None:
             return ProviderAppForm.Meta.fields
         return [
@@ -180,7 +180,7 @@ class TokenInline(admin.StackedInline):
     can_delete = False
     extra = 0
     max_num = 0
-    fields = [
+    fields = (
         "access",
         "refresh",
         "token_type",
@@ -188,7 +188,7 @@ class TokenInline(admin.StackedInline):
         "expires_at",
         "last_refreshed_at",
         "refresh_count",
-    ]
+    )
     readonly_fields = fields
 
     @admin.display(description=_("access token"))
@@ -231,7 +231,7 @@ class InstallationAdmin(admin.ModelAdmin):
         "last_error_at",
         "refresh_failures",
     ]
-    fields = readonly_fields
+    fields = tuple(readonly_fields)
     inlines = [TokenInline]
     actions = ["refresh_now", "uninstall_selected"]
 
@@ -312,7 +312,7 @@ class PendingRevocationAdmin(admin.ModelAdmin):
 
     list_display = ["tenant", "app", "attempts", "next_attempt_at", "last_error", "created_at"]
     list_filter = ["app"]
-    fields = ["app", "tenant", "attempts", "next_attempt_at", "last_error", "created_at"]
+    fields = ("app", "tenant", "attempts", "next_attempt_at", "last_error", "created_at")
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -93,19 +93,19 @@ def raise_for_oauth_error(
     # The OAuth error code is a short registered token; anything else is left out.
     code = code[:40] if code.replace("_", "").isalnum() else "invalid_response"
     message = f"{provider.name} {what} failed: HTTP {status}" + (f" {code}" if code else "")
-    kwargs = {
-        "provider": provider.key,
-        "error": code,
-        "status": status,
-        "retry_after": _retry_after(response),
-    }
-    if status >= 500 or status == 429:
-        raise ProviderError(message, **kwargs)
-    if code == "invalid_grant":
-        raise InvalidGrant(message, **kwargs)
-    if code in ("invalid_client", "unauthorized_client"):
-        raise InvalidClient(message, **kwargs)
-    raise ProviderError(message, **kwargs)
+    error_class: type[ProviderError] = ProviderError
+    if status < 500 and status != 429:
+        if code == "invalid_grant":
+            error_class = InvalidGrant
+        elif code in ("invalid_client", "unauthorized_client"):
+            error_class = InvalidClient
+    raise error_class(
+        message,
+        provider=provider.key,
+        error=code,
+        status=status,
+        retry_after=_retry_after(response),
+    )
 
 
 class _Capture:

@@ -62,7 +62,10 @@ class InstallationSession(requests.Session):
             token = self._token()
         return token
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    def request(  # type: ignore[override]
+        self, method: str | bytes, url: str | bytes, **kwargs: Any
+    ) -> requests.Response:
+        """Send like ``requests.Session.request`` (options by keyword), authorized."""
         url = urljoin(self.base_url, url.decode() if isinstance(url, bytes) else url)
         target = urlsplit(url)
         if (target.scheme, target.netloc) != self._origin:
@@ -72,7 +75,7 @@ class InstallationSession(requests.Session):
             )
         kwargs.setdefault("timeout", app_settings.HTTP_TIMEOUT)
         token = self._fresh_token()
-        response = self._send_with(token, method, url, *args, **kwargs)
+        response = self._send_with(token, method, url, **kwargs)
         if response.status_code == 401:
             try:
                 refresh_installation(self.installation_id, if_version=token.refresh_count)
@@ -81,10 +84,12 @@ class InstallationSession(requests.Session):
                 # gets the provider's 401 rather than an exception from inside requests.
                 return response
             response.close()
-            response = self._send_with(self._token(), method, url, *args, **kwargs)
+            response = self._send_with(self._token(), method, url, **kwargs)
         return response
 
-    def _send_with(self, token: Token, method: Any, url: str, *args: Any, **kwargs: Any) -> Any:
+    def _send_with(
+        self, token: Token, method: str | bytes, url: str, **kwargs: Any
+    ) -> requests.Response:
         headers = dict(kwargs.pop("headers", None) or {})
         headers["Authorization"] = f"Bearer {token.access_token}"
-        return super().request(method, url, *args, headers=headers, **kwargs)
+        return super().request(method, url, headers=headers, **kwargs)

@@ -238,8 +238,8 @@ def exchange_code(
                 body = {k: body[k] for k in sorted(body)}  # the seed's key order
         else:
             body, issued = _issue_kustomer(client, code.tenant, code.scope, family)
-        for token in issued:
-            state.add_token(token)
+        for issued_token in issued:
+            state.add_token(issued_token)
         code.issued_tokens = [t.token for t in issued]
         return body
 
