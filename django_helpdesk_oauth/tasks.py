@@ -42,11 +42,11 @@ def backoff(retries: int, retry_after: float | None = None) -> float:
     return max(delay, retry_after or 0.0)
 
 
-def due_installation_ids(batch: int | None = None) -> Iterator[int]:
+def due_installation_ids(batch: int | None = None, *, app_id: int | None = None) -> Iterator[int]:
     """Yield ids of active installations whose token is due, in keyset-paginated batches.
 
     One indexed query per batch over (expires_at, id): memory stays flat however
-    many installations there are.
+    many installations there are. ``app_id`` narrows it to one provider app.
     """
     batch = batch or SWEEP_BATCH
     cutoff = timezone.now() + timedelta(seconds=app_settings.REFRESH_MARGIN)
@@ -55,6 +55,8 @@ def due_installation_ids(batch: int | None = None) -> Iterator[int]:
         rows = Token.objects.filter(
             expires_at__lte=cutoff, installation__status=Installation.Status.ACTIVE
         )
+        if app_id is not None:
+            rows = rows.filter(installation__app_id=app_id)
         if last is not None:
             expires_at, pk = last
             rows = rows.filter(expires_at__gte=expires_at).exclude(

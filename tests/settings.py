@@ -117,3 +117,4 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {"django_helpdesk_oauth": {"handlers": ["console"], "level": "DEBUG"}},
 }
+SILENCED_SYSTEM_CHECKS = ["helpdesk_oauth.W002"]  # the live-server tests are plain HTTP on purpose

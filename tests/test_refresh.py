@@ -203,3 +203,24 @@ def test_invalid_client_marks_no_installation(sandbox, installed, kustomer_app):
     kustomer_app.refresh_from_db()
     assert "invalid_client" in kustomer_app.last_error
     assert "rotated-elsewhere" not in kustomer_app.last_error
+
+
+def test_an_unreadable_token_does_not_leave_the_lease_taken(
+    sandbox, installed, kustomer_app, settings
+):
+    from cryptography.fernet import Fernet
+
+    from django_helpdesk_oauth.exceptions import DecryptionError
+
+    installation = installed(kustomer_app)
+    make_due(installation)
+    keys = settings.HELPDESK_OAUTH["ENCRYPTION_KEYS"]
+    settings.HELPDESK_OAUTH = {
+        **settings.HELPDESK_OAUTH,
+        "ENCRYPTION_KEYS": [Fernet.generate_key().decode()],
+    }
+    with pytest.raises(DecryptionError):
+        refresh_installation(installation.pk)
+    settings.HELPDESK_OAUTH = {**settings.HELPDESK_OAUTH, "ENCRYPTION_KEYS": keys}
+    assert Token.objects.get().lease_owner == ""
+    assert refresh_installation(installation.pk, wait=0) is Outcome.REFRESHED

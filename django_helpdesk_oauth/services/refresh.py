@@ -84,8 +84,8 @@ def _take_lease(installation_id: int, owner: str, now: datetime, due: Q) -> bool
     )
 
 
-def _release(token_id: int, owner: str) -> None:
-    Token.objects.filter(pk=token_id, lease_owner=owner).update(
+def _release(installation_id: int, owner: str) -> None:
+    Token.objects.filter(installation_id=installation_id, lease_owner=owner).update(
         lease_owner="", lease_expires_at=None
     )
 
@@ -145,11 +145,21 @@ def refresh_installation(
 
 
 def _refresh_with_lease(installation_id: int, owner: str) -> Outcome:
+    try:
+        return _refresh_holding_lease(installation_id, owner)
+    except BaseException:
+        # Whatever failed (provider error, unreadable token, misconfiguration), the
+        # lease is freed now rather than blocking refreshes until it expires.
+        _release(installation_id, owner)
+        raise
+
+
+def _refresh_holding_lease(installation_id: int, owner: str) -> Outcome:
     snap = _snapshot(installation_id)
     assert snap is not None  # we hold a lease on its row
     token, installation, app = snap.token, snap.installation, snap.app
     if installation.status != Installation.Status.ACTIVE or not token.refresh_token:
-        _release(token.pk, owner)
+        _release(installation_id, owner)
         return Outcome.SKIPPED
     version = token.refresh_count
     try:
@@ -159,7 +169,7 @@ def _refresh_with_lease(installation_id: int, owner: str) -> Outcome:
             lambda creds: client.refresh(creds, refresh_token=token.refresh_token),
         )
     except ProviderError as exc:
-        _release(token.pk, owner)
+        _release(installation_id, owner)  # before the bookkeeping, so waiters move on
         raise _record_failure(snap, exc, version) from None
     now = timezone.now()
     fields = token_fields(
@@ -178,7 +188,7 @@ def _refresh_with_lease(installation_id: int, owner: str) -> Outcome:
         logger.warning(
             "Refresh result for installation %s discarded: a newer token exists.", installation_id
         )
-        _release(token.pk, owner)
+        _release(installation_id, owner)
         return Outcome.FRESH
     if installation.refresh_failures or installation.last_error:
         Installation.objects.filter(pk=installation.pk).update(

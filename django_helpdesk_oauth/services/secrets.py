@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from ..conf import app_settings
@@ -89,22 +90,26 @@ def register_app(
     provider = get_provider(provider_key)
     if not provider.supports_app_registration:
         raise SecretRotationError(f"{provider.name} has no API to register apps.")
-    if ProviderApp.objects.filter(slug=slug).exists():
-        raise SecretRotationError(f"A provider app with slug {slug!r} already exists.")
+    app = ProviderApp(slug=slug, provider=provider_key, name=title, scopes=scopes)
+    try:
+        # Before calling the provider: a bad slug must not leave an orphan app there.
+        app.full_clean(exclude=["client_id", "client_secret"])
+    except ValidationError as exc:
+        raise SecretRotationError("; ".join(exc.messages)) from None
     try:
         app_name, client_id = provider.register_app(name=name, title=title, api_key=api_key)
         secret = provider.rotate_client_secret(provider_app_name=app_name, api_key=api_key)
     except (HelpdeskOAuthError, ConfigurationError, ValueError) as exc:
         raise SecretRotationError(str(exc)) from None
-    return ProviderApp.objects.create(
-        slug=slug,
-        provider=provider_key,
-        name=title,
-        client_id=client_id,
-        client_secret=secret,
-        provider_app_name=app_name,
-        scopes=scopes,
-    )
+    app.client_id, app.client_secret, app.provider_app_name = client_id, secret, app_name
+    try:
+        app.save()
+    except DatabaseError:
+        raise SecretRotationError(
+            f"{provider.name} registered {app_name!r} (client id {client_id}) but it could not "
+            "be stored; create the ProviderApp by hand and rotate its secret."
+        ) from None
+    return app
 
 
 def expire_previous_secrets() -> int:

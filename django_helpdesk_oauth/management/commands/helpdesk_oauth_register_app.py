@@ -1,0 +1,137 @@
+"""``helpdesk_oauth_register_app``: create a ``ProviderApp``.
+
+Either from credentials you already have (``--client-id`` and the secret from
+``--client-secret-file`` or stdin), or, for providers with an app-registration
+API (Kustomer), by registering a private app and generating its secret with an
+admin API key (``--register NAME --api-key-file F``). Secrets are never printed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.validators import validate_slug
+from django.urls import reverse
+
+from ...exceptions import ConfigurationError
+from ...models import ProviderApp
+from ...providers import get_provider, registry
+from ...services.secrets import SecretRotationError, register_app
+from ..formatting import masked, one_line
+from ..inputs import read_secret
+
+
+class Command(BaseCommand):
+    help = (
+        "Create a provider app (OAuth client credentials). Give --client-id and the secret "
+        "(--client-secret-file PATH, or on stdin), or, for Kustomer, --register NAME with "
+        "--api-key-file to register a private app and generate its secret through the apps API."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--provider", required=True, choices=sorted(registry), help="The helpdesk."
+        )
+        parser.add_argument(
+            "--slug", required=True, help="Unique slug, used in the install and callback URLs."
+        )
+        parser.add_argument("--client-id", help="The OAuth client ID from the provider.")
+        parser.add_argument(
+            "--client-secret-file",
+            metavar="PATH",
+            help="File holding the client secret ('-': stdin; default: stdin when piped).",
+        )
+        parser.add_argument(
+            "--scopes", default="", help="Space-separated scopes (default: the provider's)."
+        )
+        parser.add_argument("--name", default="", help="Display name for staff and install pages.")
+        parser.add_argument(
+            "--register",
+            metavar="NAME",
+            help="Register a private app called NAME at the provider (Kustomer) first.",
+        )
+        parser.add_argument(
+            "--title", help="With --register: the app's title at the provider (default: NAME)."
+        )
+        parser.add_argument(
+            "--api-key-file",
+            metavar="PATH",
+            help="With --register: file holding an admin API key ('-': stdin); never stored.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        slug = options["slug"]
+        try:
+            validate_slug(slug)
+        except ValidationError:
+            raise CommandError(
+                f"--slug {slug!r} is not a slug (letters, digits, '-' and '_')."
+            ) from None
+        if ProviderApp.objects.filter(slug=slug).exists():
+            raise CommandError(f"A provider app with slug {slug!r} already exists.")
+        app = self._register(options) if options["register"] else self._create(options)
+        callback = reverse("helpdesk_oauth:callback", args=[app.slug])
+        self.stdout.write(f"Created provider app {app.slug!r} ({app.provider}).")
+        if app.provider_app_name:
+            self.stdout.write(f"  provider app name: {app.provider_app_name}")
+        self.stdout.write(f"  client id:         {app.client_id}")
+        self.stdout.write(f"  client secret:     {masked(app.client_secret)}")
+        self.stdout.write(f"  callback path:     {callback}")
+        self.stdout.write(
+            "Give the provider the callback path on your site's origin as the redirect URI."
+        )
+
+    def _register(self, options: dict[str, Any]) -> ProviderApp:
+        for option in ("client_id", "client_secret_file"):
+            if options[option]:
+                flag = "--" + option.replace("_", "-")
+                raise CommandError(f"{flag} makes no sense with --register: the provider issues it")
+        if options["name"]:
+            raise CommandError("--name makes no sense with --register: use --title.")
+        provider = get_provider(options["provider"])
+        if not provider.supports_app_registration:
+            raise CommandError(f"{provider.name} has no API to register apps: use --client-id.")
+        if not options["api_key_file"]:
+            raise CommandError("--register needs --api-key-file PATH (an admin API key).")
+        api_key = read_secret(options["api_key_file"], what="API key", option="--api-key-file")
+        try:
+            return register_app(
+                provider_key=provider.key,
+                slug=options["slug"],
+                name=options["register"],
+                title=options["title"] or options["register"],
+                api_key=api_key,
+                scopes=options["scopes"],
+            )
+        except (SecretRotationError, ConfigurationError) as exc:
+            raise CommandError(one_line(exc)) from None
+
+    def _create(self, options: dict[str, Any]) -> ProviderApp:
+        for option in ("title", "api_key_file"):
+            if options[option]:
+                flag = "--" + option.replace("_", "-")
+                raise CommandError(f"{flag} only makes sense with --register.")
+        if not options["client_id"]:
+            raise CommandError("--client-id is required (or --register for Kustomer).")
+        secret = read_secret(
+            options["client_secret_file"], what="client secret", option="--client-secret-file"
+        )
+        app = ProviderApp(
+            slug=options["slug"],
+            provider=options["provider"],
+            name=options["name"],
+            client_id=options["client_id"].strip(),
+            client_secret=secret,
+            scopes=" ".join(options["scopes"].split()),
+        )
+        try:
+            app.full_clean()
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{field}: {' '.join(messages)}" for field, messages in exc.message_dict.items()
+            )
+            raise CommandError(one_line(f"Invalid provider app: {problems}")) from None
+        app.save()
+        return app

@@ -1,0 +1,78 @@
+"""``helpdesk_oauth_rotate_secret SLUG``: rotate a provider app's client secret.
+
+Providers with a secret API (Kustomer): ``--api-key-file F`` has the provider
+generate a new secret. Others (Gorgias): regenerate it in the provider's portal
+and pass it with ``--secret-file F`` or on stdin. The previous secret stays
+usable for ``SECRET_GRACE_PERIOD``. Secrets are never printed.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from ...conf import app_settings
+from ...exceptions import ConfigurationError
+from ...services.secrets import SecretRotationError, rotate_via_provider, set_client_secret
+from ..formatting import duration, masked, one_line
+from ..inputs import get_app, read_secret
+
+
+class Command(BaseCommand):
+    help = (
+        "Rotate the client secret of provider app SLUG: through the provider's API with "
+        "--api-key-file (Kustomer), or store a new secret from --secret-file or stdin (Gorgias)."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("slug", metavar="SLUG", help="The provider app's slug.")
+        source = parser.add_mutually_exclusive_group()
+        source.add_argument(
+            "--api-key-file",
+            metavar="PATH",
+            help="Admin API key file ('-': stdin): the provider generates the new secret.",
+        )
+        source.add_argument(
+            "--secret-file",
+            metavar="PATH",
+            help="File holding the new secret ('-': stdin; default: stdin when piped).",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        app = get_app(options["slug"])
+        provider = app.provider_spec
+        actor = "manage.py helpdesk_oauth_rotate_secret"
+        try:
+            if options["api_key_file"]:
+                if not provider.supports_secret_rotation:
+                    raise CommandError(
+                        f"{provider.name} has no API to rotate secrets: pass the new secret "
+                        "with --secret-file PATH or on stdin."
+                    )
+                api_key = read_secret(
+                    options["api_key_file"], what="API key", option="--api-key-file"
+                )
+                app = rotate_via_provider(app, api_key, actor=actor)
+            else:
+                secret = read_secret(
+                    options["secret_file"], what="new client secret", option="--secret-file"
+                )
+                app = set_client_secret(app, secret, actor=actor)
+        except (SecretRotationError, ConfigurationError) as exc:
+            raise CommandError(one_line(exc)) from None
+        grace = app_settings.SECRET_GRACE_PERIOD
+        self.stdout.write(
+            f"Rotated the client secret of {app.slug!r}: new secret {masked(app.client_secret)}."
+        )
+        if app.previous_client_secret and grace > 0 and app.secret_rotated_at:
+            until = app.secret_rotated_at + timedelta(seconds=grace)
+            self.stdout.write(
+                f"Grace window: the previous secret {masked(app.previous_client_secret)} stays "
+                f"stored as a fallback for {duration(grace)} (until {until:%Y-%m-%d %H:%M %Z})."
+            )
+        else:
+            self.stdout.write("No grace window: the previous secret is no longer used.")
+        if options["api_key_file"]:
+            self.stdout.write(f"{provider.name} no longer accepts the previous secret.")

@@ -1,0 +1,96 @@
+"""``helpdesk_oauth_status``: one line per installation; never a token.
+
+Columns: id, app, tenant, status, when the access token expires, the last
+refresh, failed refreshes since the last success, and the last error.
+``--json`` prints the same as a JSON list for scripts.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+from django.utils import timezone
+
+from ...models import Installation
+from ..formatting import ago, expires_in, table, truncate
+from ..inputs import get_app
+
+HEADERS = ("ID", "APP", "TENANT", "STATUS", "EXPIRES IN", "LAST REFRESH", "FAILURES", "LAST ERROR")
+# Only these columns are read: the token values are never even loaded.
+FIELDS = (
+    "pk",
+    "app__slug",
+    "app__provider",
+    "tenant",
+    "status",
+    "installed_at",
+    "refresh_failures",
+    "last_error",
+    "last_error_at",
+    "token__expires_at",
+    "token__last_refreshed_at",
+)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+class Command(BaseCommand):
+    help = "Show every installation: app, tenant, status, token expiry, last refresh and error."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--app", metavar="SLUG", help="Only the installations of this app.")
+        parser.add_argument(
+            "--json", action="store_true", help="Print a JSON list of objects instead."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        installations = Installation.objects.all()
+        if options["app"]:
+            installations = installations.filter(app=get_app(options["app"]))
+        rows = installations.order_by("pk").values(*FIELDS).iterator(chunk_size=500)
+        now = timezone.now()
+        if options["json"]:
+            self.stdout.write(json.dumps([self._as_json(row, now) for row in rows], indent=2))
+            return
+        lines = [self._as_cells(row, now) for row in rows]
+        if not lines:
+            scope = f" of app {options['app']!r}" if options["app"] else ""
+            self.stdout.write(f"No installations{scope}.")
+            return
+        for line in table(HEADERS, lines):
+            self.stdout.write(line)
+
+    def _as_cells(self, row: dict[str, Any], now: datetime) -> list[str]:
+        has_token = row["token__expires_at"] is not None
+        return [
+            str(row["pk"]),
+            row["app__slug"],
+            row["tenant"],
+            row["status"],
+            expires_in(row["token__expires_at"], now),
+            ago(row["token__last_refreshed_at"], now) if has_token else "-",
+            str(row["refresh_failures"]),
+            truncate(" ".join(row["last_error"].split()), 60) or "-",
+        ]
+
+    def _as_json(self, row: dict[str, Any], now: datetime) -> dict[str, Any]:
+        expires_at = row["token__expires_at"]
+        return {
+            "id": row["pk"],
+            "app": row["app__slug"],
+            "provider": row["app__provider"],
+            "tenant": row["tenant"],
+            "status": row["status"],
+            "installed_at": _iso(row["installed_at"]),
+            "expires_at": _iso(expires_at),
+            "expires_in_seconds": int((expires_at - now).total_seconds()) if expires_at else None,
+            "last_refreshed_at": _iso(row["token__last_refreshed_at"]),
+            "refresh_failures": row["refresh_failures"],
+            "last_error": row["last_error"],
+            "last_error_at": _iso(row["last_error_at"]),
+        }

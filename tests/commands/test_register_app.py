@@ -1,0 +1,164 @@
+"""helpdesk_oauth_register_app: pasted credentials, and Kustomer's apps API end to end."""
+
+from __future__ import annotations
+
+import pytest
+
+from django_helpdesk_oauth.crypto import mask
+from django_helpdesk_oauth.models import ProviderApp, Token
+from tests.commands.conftest import ADMIN_KEY, WEAK_KEY, assert_one_line_failure, manage
+
+CMD = "helpdesk_oauth_register_app"
+SECRET = "pasted-client-secret-4242"
+
+
+def gorgias_args(*extra: str) -> tuple[str, ...]:
+    return ("--provider", "gorgias", "--slug", "shop", "--client-id", "gorgias-id-1", *extra)
+
+
+@pytest.mark.django_db
+def test_creates_an_app_from_a_secret_file(run, secret_file):
+    run.remember(SECRET)
+    output = run(
+        CMD,
+        *gorgias_args("--client-secret-file", secret_file(SECRET + "\n")),
+        "--scopes",
+        "openid  offline",
+        "--name",
+        "Shop",
+    )
+    app = ProviderApp.objects.get(slug="shop")
+    assert (app.provider, app.client_id, app.client_secret) == ("gorgias", "gorgias-id-1", SECRET)
+    assert (app.name, app.scopes) == ("Shop", "openid offline")
+    assert "gorgias-id-1" in output.out
+    assert mask(SECRET) in output.out and mask(SECRET).endswith("4242")
+    assert "/oauth/shop/callback/" in output.out
+    assert output.err == ""
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("args", [(), ("--client-secret-file", "-")])
+def test_reads_the_secret_from_piped_stdin(run, stdin, args):
+    run.remember(SECRET)
+    stdin(SECRET + "\n")
+    run(CMD, *gorgias_args(*args))
+    assert ProviderApp.objects.get(slug="shop").client_secret == SECRET
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("text", ["", "\n", "   \n"])
+def test_refuses_an_empty_secret(run, stdin, text):
+    stdin(text)
+    assert "client secret from stdin is empty" in run.error(CMD, *gorgias_args())
+    assert not ProviderApp.objects.exists()
+
+
+@pytest.mark.django_db
+def test_only_one_trailing_newline_is_stripped(run, secret_file):
+    message = run.error(CMD, *gorgias_args("--client-secret-file", secret_file(SECRET + "\n\n")))
+    assert "contains whitespace" in message
+    assert not ProviderApp.objects.exists()
+
+
+@pytest.mark.django_db
+def test_refuses_an_unreadable_file(run, tmp_path):
+    missing = tmp_path / "nope"
+    message = run.error(CMD, *gorgias_args("--client-secret-file", str(missing)))
+    assert f"--client-secret-file {missing}: cannot read the file" in message
+    assert not ProviderApp.objects.exists()
+
+
+@pytest.mark.django_db
+def test_refuses_a_duplicate_or_malformed_slug(run, secret_file, gorgias_app):
+    path = secret_file(SECRET)
+    args = ("--provider", "gorgias", "--client-id", "x", "--client-secret-file", path)
+    assert "already exists" in run.error(CMD, "--slug", "gorgias", *args)
+    assert "is not a slug" in run.error(CMD, "--slug", "bad slug/", *args)
+    assert list(ProviderApp.objects.values_list("slug", flat=True)) == ["gorgias"]
+
+
+@pytest.mark.django_db
+def test_refuses_an_unknown_provider(run):
+    assert "invalid choice: 'zendesk'" in run.error(CMD, "--provider", "zendesk", "--slug", "z")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("extra", "complaint"),
+    [
+        (("--client-id", "x"), "--client-id makes no sense with --register"),
+        (("--name", "N"), "--name makes no sense with --register"),
+        ((), "--register needs --api-key-file"),
+    ],
+)
+def test_refuses_combinations_that_make_no_sense(run, extra, complaint):
+    message = run.error(CMD, "--provider", "kustomer", "--slug", "k", "--register", "a", *extra)
+    assert complaint in message
+    assert not ProviderApp.objects.exists()
+
+
+@pytest.mark.django_db
+def test_register_needs_a_provider_with_an_apps_api(run, secret_file):
+    message = run.error(
+        CMD,
+        *("--provider", "gorgias", "--slug", "g", "--register", "a"),
+        *("--api-key-file", secret_file(ADMIN_KEY)),
+    )
+    assert "Gorgias has no API to register apps" in message
+
+
+@pytest.mark.django_db
+def test_title_without_register_is_refused(run, secret_file):
+    message = run.error(
+        CMD, *gorgias_args("--title", "T", "--client-secret-file", secret_file(SECRET))
+    )
+    assert "--title only makes sense with --register" in message
+
+
+@pytest.mark.django_db(transaction=True)
+def test_registers_a_kustomer_private_app_and_installs_with_it(
+    run, sandbox, installed, secret_file
+):
+    output = run(
+        CMD,
+        *("--provider", "kustomer", "--slug", "kus-private", "--register", "myoauthapp"),
+        *("--title", "My OAuth App", "--api-key-file", secret_file(ADMIN_KEY + "\n")),
+    )
+    app = ProviderApp.objects.get(slug="kus-private")
+    assert app.provider_app_name == "myoauthapp_5f0acme"  # namespaced with the org id
+    assert app.name == "My OAuth App" and app.client_id
+    assert sandbox.state.get_client("kustomer", app.client_id).client_secret == app.client_secret
+    for shown in (
+        "myoauthapp_5f0acme",
+        app.client_id,
+        mask(app.client_secret),
+        "/oauth/kus-private/callback/",
+    ):
+        assert shown in output.out
+    # The new credentials complete a real install.
+    installation = installed(app)
+    assert installation.status == "active"
+    assert Token.objects.get(installation=installation).refresh_token
+    [exchange] = sandbox.state.matching_requests(endpoint="token", client_id=app.client_id)
+    assert exchange["status"] == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_weak_api_key_creates_nothing(run, sandbox, secret_file):
+    message = run.error(
+        CMD,
+        *("--provider", "kustomer", "--slug", "kus-private", "--register", "myoauthapp"),
+        *("--api-key-file", secret_file(WEAK_KEY)),
+    )
+    assert "refused the API key (HTTP 403)" in message
+    assert not ProviderApp.objects.exists()
+    assert sandbox.state.kustomer_apps == {}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bad_input_exits_non_zero_with_one_line(tmp_path):
+    result = manage(CMD, *gorgias_args("--client-secret-file", str(tmp_path / "missing")))
+    assert_one_line_failure(result, "cannot read the file")
+    result = manage(CMD, *gorgias_args(), stdin="")
+    assert_one_line_failure(result, "client secret from stdin is empty")
+    assert not ProviderApp.objects.exists()
