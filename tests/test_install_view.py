@@ -129,3 +129,10 @@ def test_redirect_base_url_setting(client, gorgias_app, settings):
     response = client.get(install_url("gorgias"), {"account": "acme"})
     params = parse_qs(urlsplit(response["Location"]).query)
     assert params["redirect_uri"] == ["https://app.example.com/oauth/gorgias/callback/"]
+
+
+def test_app_of_an_unregistered_provider_is_404(client, gorgias_app):
+    type(gorgias_app).objects.filter(pk=gorgias_app.pk).update(provider="zendesk")
+    response = client.get(install_url("gorgias"), {"account": "acme"})
+    assert response.status_code == 404
+    assert nothing_written()

@@ -25,6 +25,7 @@ from ..exceptions import (
     IssuerMismatch,
     ProviderError,
     TokenExchangeFailed,
+    UnknownProvider,
 )
 from ..models import AuthorizationRequest, Installation, ProviderApp, Token
 from ..signals import installation_completed
@@ -62,7 +63,11 @@ def get_app(slug: str) -> ProviderApp:
     app = ProviderApp.objects.filter(slug=slug).first()
     if app is None or not app.enabled:
         raise AppUnavailable()
-    app.provider_spec  # noqa: B018  (an app of an unregistered provider is unavailable too)
+    try:
+        app.provider_spec  # noqa: B018  (an app of an unregistered provider is unavailable too)
+    except UnknownProvider:
+        logger.error("Provider app %s names an unregistered provider %r.", slug, app.provider)
+        raise AppUnavailable() from None
     return app
 
 
