@@ -8,18 +8,7 @@ import pytest
 from django.urls import reverse
 
 from django_helpdesk_oauth.models import AuthorizationRequest, Installation, Token
-
-BAD_TENANTS = [
-    "evil.com/x",
-    "acme.evil.com",
-    "ac me",
-    "\uff41\uff43\uff4d\uff45",  # fullwidth "acme"
-    "",
-    "a" * 300,
-    "-acme",
-    "acme-",
-    "ac_me",
-]
+from tests.bad_inputs import BAD_TENANTS
 
 
 def install_url(slug: str) -> str:

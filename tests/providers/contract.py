@@ -18,17 +18,7 @@ from django.utils import timezone
 from django_helpdesk_oauth.models import AuthorizationRequest, Installation, ProviderApp, Token
 from django_helpdesk_oauth.providers import get_provider
 from tests import flows
-
-BAD_TENANTS = [
-    "evil.com/x",
-    "acme.evil.com",
-    "ac me",
-    "\uff41\uff43\uff4d\uff45",  # fullwidth "acme"
-    "",
-    "a" * 300,
-    "acme/../x",
-    "acme@evil.com",
-]
+from tests.bad_inputs import BAD_TENANTS
 
 
 def raw(table: str, column: str, pk: int) -> str:
