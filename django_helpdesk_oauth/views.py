@@ -32,7 +32,7 @@ def _error_page(request: HttpRequest, exc: FlowError, app: object = None) -> Htt
     return render(
         request,
         "helpdesk_oauth/error.html",
-        {"message": exc.public_message, "app": app},
+        {"message": exc.public_message, "app": app, "back_url": success_url()},
         status=exc.status,
     )
 
@@ -115,7 +115,10 @@ def uninstall(request: HttpRequest, pk: int) -> HttpResponse:
         return render(
             request,
             "helpdesk_oauth/error.html",
-            {"message": "You are not allowed to uninstall this integration."},
+            {
+                "message": "You are not allowed to uninstall this integration.",
+                "back_url": success_url(),
+            },
             status=403,
         )
     services.uninstall(installation)

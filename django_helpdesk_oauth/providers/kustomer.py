@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from .. import apps_api
 from .base import Provider
 
 #: The endpoint set of Kustomer's current docs (per-org hosts).
@@ -43,12 +42,19 @@ class KustomerProvider(Provider):
     pkce = True
     nonce = False
 
+    def extra_authorize_params(self, tenant: str) -> dict[str, str]:
+        """The org as a hint: the global endpoint cannot tell which org the user meant
+        (the sandbox pre-fills its consent page with it; servers ignore unknown params)."""
+        return {"org": tenant}
+
     # Seed steps 1 and 2: register a private app, generate its client secret.
     supports_secret_rotation = True
     supports_app_registration = True
 
     def rotate_client_secret(self, *, provider_app_name: str, api_key: str) -> str:
         """``POST /v1/apps/available/{app}/secret``; the old secret stops working."""
+        from .. import apps_api  # here, not at import time: apps_api imports the client
+
         if not provider_app_name:
             raise ValueError("The app's Kustomer name (provider_app_name) is not set.")
         payload = apps_api.post_json(
@@ -61,6 +67,8 @@ class KustomerProvider(Provider):
 
     def register_app(self, *, name: str, title: str, api_key: str) -> tuple[str, str]:
         """``POST /v1/apps/available`` with the minimal private app definition."""
+        from .. import apps_api
+
         body = {"app": name, "version": "0.0.1", "title": title, "visibility": "private"}
         attrs = apps_api.attributes(apps_api.post_json(self, "/v1/apps/available", api_key, body))
         namespaced, client_id = attrs.get("name"), attrs.get("clientId")

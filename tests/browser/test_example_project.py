@@ -1,0 +1,164 @@
+"""The example project in a real browser: connect, consent, deny, uninstall, rotate a secret.
+
+Each test uses its own tenant, so the tests share one server and still do not
+depend on each other's order. Assertions are on what a user sees (Playwright's
+``expect`` waits for the page to show it; nothing asserts on timing).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def expect() -> Any:
+    from playwright.sync_api import expect
+
+    return expect
+
+
+def row(page: Any, app: str, tenant: str) -> Any:
+    """The integrations-page table row of one installation."""
+    return page.locator(f'tr[data-app="{app}"][data-tenant="{tenant}"]')
+
+
+def connect(page: Any, app: str, tenant: str) -> None:
+    """From the integrations page: type the tenant and click "Connect …"."""
+    page.goto("/")
+    card = page.locator(".card", has=page.locator(f"#tenant-{app}"))
+    card.locator(f"#tenant-{app}").fill(tenant)
+    card.get_by_role("button", name="Connect").click()
+
+
+def install_gorgias(page: Any, expect: Any, tenant: str) -> None:
+    connect(page, "gorgias-sandbox", tenant)
+    page.get_by_role("button", name="Allow").click()
+    expect(row(page, "gorgias-sandbox", tenant).locator(".badge")).to_have_text("active")
+
+
+def test_connect_gorgias(page, expect, screenshot):
+    page.goto("/")
+    expect(page.get_by_role("heading", name="Integrations")).to_be_visible()
+    screenshot(page, "integrations-page")
+    connect(page, "gorgias-sandbox", "acme")
+
+    # The sandbox's consent page for the account, with the requested scopes.
+    expect(page.get_by_role("heading", name="Authorize Example Gorgias App")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("the Gorgias account acme")
+    scopes = page.locator("ul.scopes li")
+    expect(scopes).to_have_text(["openid", "email", "profile", "offline", "write:all"])
+    screenshot(page, "sandbox-consent-gorgias")
+
+    page.get_by_role("button", name="Allow").click()
+    installation = row(page, "gorgias-sandbox", "acme")
+    expect(installation.locator(".badge")).to_have_text("active")
+    # Gorgias answers expires_in 0; the page shows the JWT's lifetime, not "expired".
+    expect(installation.locator("td").nth(3)).to_contain_text("hours")
+    expect(installation.locator("td").nth(3)).not_to_contain_text("expired")
+    screenshot(page, "integrations-active")
+
+
+def test_connect_kustomer_with_the_org_form(page, expect, screenshot):
+    connect(page, "kustomer-sandbox", "globex")
+
+    # The seed's global authorization server cannot tell the org: its consent page asks.
+    expect(page.get_by_role("heading", name="Authorize Example Kustomer App")).to_be_visible()
+    expect(page.locator("ul.scopes")).to_contain_text("offline_access")
+    page.get_by_label("Organization").fill("globex")
+    screenshot(page, "sandbox-consent-kustomer")
+    page.get_by_role("button", name="Allow").click()
+
+    expect(row(page, "kustomer-sandbox", "globex").locator(".badge")).to_have_text("active")
+
+
+def test_kustomer_install_url_without_org_asks_for_it(page, expect, screenshot):
+    page.goto("/oauth/kustomer-sandbox/install/")
+    expect(
+        page.get_by_role("heading", name="Connect Example Kustomer App to Kustomer")
+    ).to_be_visible()
+    screenshot(page, "install-ask-org")
+    page.get_by_label("Your Kustomer organization name").fill("hooli")
+    page.get_by_role("button", name="Continue").click()
+    page.get_by_label("Organization").fill("hooli")
+    page.get_by_role("button", name="Allow").click()
+
+    expect(row(page, "kustomer-sandbox", "hooli").locator(".badge")).to_have_text("active")
+
+
+def test_deny_shows_a_friendly_message(page, expect, screenshot):
+    connect(page, "gorgias-sandbox", "initech")
+    page.get_by_role("button", name="Deny").click()
+
+    expect(page.get_by_role("heading", name="Installation not completed")).to_be_visible()
+    expect(page.get_by_role("alert")).to_have_text(
+        "The installation was cancelled: access was not granted."
+    )
+    expect(page.locator("main")).to_contain_text("Nothing was changed")
+    screenshot(page, "deny")
+
+    page.get_by_role("link", name="Back to your integrations").click()
+    expect(page.get_by_role("heading", name="Integrations")).to_be_visible()
+    expect(row(page, "gorgias-sandbox", "initech")).to_have_count(0)
+
+
+def test_uninstall(page, expect, login, screenshot):
+    login(page)
+    install_gorgias(page, expect, "umbrella")
+    installation = row(page, "gorgias-sandbox", "umbrella")
+
+    installation.get_by_role("button", name="Uninstall").click()
+    expect(installation.locator(".badge")).to_have_text("uninstalled")
+    expect(installation.get_by_role("button", name="Uninstall")).to_have_count(0)
+    expect(installation.get_by_role("link", name="Reconnect")).to_be_visible()
+    screenshot(page, "integrations-uninstalled")
+
+
+def test_uninstall_needs_a_signed_in_user(page, expect):
+    install_gorgias(page, expect, "stark")
+    # Anonymous visitors get no Uninstall button, and a hint how to sign in.
+    uninstall = row(page, "gorgias-sandbox", "stark").get_by_role("button", name="Uninstall")
+    expect(uninstall).to_have_count(0)
+    expect(page.get_by_text("Uninstalling needs a staff user")).to_be_visible()
+
+
+def test_staff_rotates_a_secret_in_the_admin(page, expect, login, screenshot):
+    login(page, "/admin/")
+    # A new app through the admin's create form: the secret is typed once.
+    page.goto("/admin/helpdesk_oauth/providerapp/add/")
+    page.fill("#id_slug", "gorgias-staging")
+    page.select_option("#id_provider", "gorgias")
+    page.fill("#id_name", "Staging Gorgias App")
+    page.fill("#id_client_id", "staging-client")
+    page.fill("#id_client_secret", "first-secret-kept-out-of-pages-A1b2")
+    page.click("input[name=_continue]")
+    expect(page.locator(".messagelist")).to_contain_text("was added successfully")
+    # Write-only: the change page shows the last four characters, never the secret.
+    expect(page.locator("#content")).to_contain_text("A1b2")
+    assert "first-secret-kept-out-of-pages" not in page.content()
+    screenshot(page, "admin-providerapp-change", full_page=True)
+
+    page.get_by_role("link", name="Rotate client secret").click()
+    expect(
+        page.get_by_role("heading", name="Rotate client secret of Staging Gorgias App")
+    ).to_be_visible()
+    page.fill("#id_new_secret", "second-secret-from-the-portal-Z9y8")
+    screenshot(page, "admin-rotate-secret")
+    page.click("input[type=submit][value='Rotate client secret']")
+
+    expect(page.locator(".messagelist")).to_contain_text(
+        "Client secret rotated; the new one ends in"
+    )
+    expect(page.locator(".messagelist")).to_contain_text("Z9y8")
+    assert "second-secret-from-the-portal" not in page.content()
+
+
+def test_admin_installation_list(page, expect, login, screenshot):
+    install_gorgias(page, expect, "wayne")
+    login(page, "/admin/helpdesk_oauth/installation/")
+    wayne = page.locator("#result_list tr", has_text="wayne")
+    expect(wayne).to_contain_text("active")
+    screenshot(page, "admin-installation-list", full_page=True)
