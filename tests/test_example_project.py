@@ -27,8 +27,9 @@ STEPS = (
     "2. Kustomer install",
     "3. API calls",
     "4. Refresh through Celery",
-    "5. Uninstall",
-    "6. Summary",
+    "5. Operations: rotate the Kustomer client secret",
+    "6. Uninstall",
+    "7. Summary",
 )
 # Sandbox tokens, codes and Fernet keys are 32+ URL-safe characters; JWTs start with eyJ.
 TOKEN_LIKE = re.compile(r"[A-Za-z0-9_-]{32,}|eyJ[A-Za-z0-9_-]+\.")

@@ -242,6 +242,23 @@ class SandboxState:
                 org=entry.get("org"),
             )
             self._clients.setdefault((client.provider, client.client_id), client)
+            if client.provider == KUSTOMER and entry.get("app_name"):
+                # A client declared as an already-registered Kustomer app, so the apps
+                # API can rotate its secret (e.g. the example project's demo app).
+                name = entry["app_name"]
+                self.kustomer_apps.setdefault(
+                    name,
+                    KustomerApp(
+                        app=name.rsplit("_", 1)[0],
+                        name=name,
+                        version="0.0.1",
+                        title=client.title,
+                        visibility="private",
+                        org=entry.get("org") or "",
+                        org_id=entry.get("org_id") or "",
+                        client_id=client.client_id,
+                    ),
+                )
         for key, info in (config.get("API_KEYS") or {}).items():
             self._api_keys.setdefault(key, dict(info))
         self._settings_loaded = True

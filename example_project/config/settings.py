@@ -200,6 +200,10 @@ HELPDESK_OAUTH_SANDBOX = {
             "client_id": "demo-kustomer-client",
             "client_secret": "demo-kustomer-secret-sandbox-only-kust",
             "title": "Example Kustomer App",
+            # Registered at the sandbox's apps API under this name, so the admin and
+            # helpdesk_oauth_rotate_secret can rotate its secret with the admin key below.
+            "app_name": "demoapp_5f0acme",
+            "org_id": "5f0acme",
         },
     ],
     # An admin API key of the sandbox's Kustomer apps API (register app, rotate secret).

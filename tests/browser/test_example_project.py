@@ -162,3 +162,23 @@ def test_admin_installation_list(page, expect, login, screenshot):
     wayne = page.locator("#result_list tr", has_text="wayne")
     expect(wayne).to_contain_text("active")
     screenshot(page, "admin-installation-list", full_page=True)
+
+
+def test_staff_rotates_the_kustomer_secret_through_the_apps_api(page, expect, login, screenshot):
+    login(page, "/admin/helpdesk_oauth/providerapp/")
+    page.get_by_role("link", name="kustomer-sandbox").click()
+    page.get_by_role("link", name="Rotate client secret").click()
+    # Kustomer generates the secret: staff type an admin API key, used once and not stored.
+    page.fill("#id_api_key", "demo-kustomer-admin-key")
+    screenshot(page, "admin-rotate-kustomer")
+    page.click("input[type=submit][value='Rotate client secret']")
+    expect(page.locator(".messagelist")).to_contain_text(
+        "Client secret rotated; the new one ends in"
+    )
+    assert "demo-kustomer-admin-key" not in page.content()
+    assert "demo-kustomer-secret-sandbox-only" not in page.content()
+    # The new secret works: a Kustomer install goes through.
+    connect(page, "kustomer-sandbox", "oscorp")
+    page.fill("input[name=org]", "oscorp")
+    page.get_by_role("button", name="Allow").click()
+    expect(row(page, "kustomer-sandbox", "oscorp").locator(".badge")).to_have_text("active")

@@ -47,6 +47,7 @@ class Command(BaseCommand):
                 "name": client.get("title") or slug,
                 "client_id": client["client_id"],
                 "client_secret": client["client_secret"],
+                "provider_app_name": client.get("app_name", ""),
                 "enabled": True,
             }
             with transaction.atomic():

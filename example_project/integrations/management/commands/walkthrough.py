@@ -9,6 +9,7 @@ characters, through :func:`django_helpdesk_oauth.crypto.mask`.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import re
 from collections.abc import Iterator
@@ -35,6 +36,7 @@ from django_helpdesk_oauth.sandbox.server import SandboxServer
 from django_helpdesk_oauth.sandbox.state import state as sandbox
 from django_helpdesk_oauth.sandbox.testing import consent
 from django_helpdesk_oauth.services import uninstall
+from django_helpdesk_oauth.services.secrets import rotate_via_provider
 
 TENANT = "acme"
 GORGIAS_SLUG = "gorgias-sandbox"
@@ -355,7 +357,31 @@ class Command(BaseCommand):
                 "Kustomer: body credentials)"
             )
 
-        with self.step(5, "Uninstall through django_helpdesk_oauth.services.uninstall"):
+        with self.step(5, "Operations: rotate the Kustomer client secret, check health"):
+            app = ProviderApp.objects.get(pk=kustomer.app_id)
+            old_secret = app.client_secret
+            api_key = next(iter(settings.HELPDESK_OAUTH_SANDBOX["API_KEYS"]))
+            # What the admin's "Rotate client secret" form and
+            # `helpdesk_oauth_rotate_secret kustomer-sandbox --api-key-file F` both call.
+            app = rotate_via_provider(app, api_key, actor="walkthrough")
+            expect(app.client_secret != old_secret, "the secret did not change")
+            self.say(
+                f"POST /v1/apps/available/{app.provider_app_name}/secret with an admin API key "
+                f"(used once, not stored) → new secret {mask(app.client_secret)}; the previous "
+                f"one ({mask(old_secret)}) is kept encrypted for the grace window"
+            )
+            Token.objects.filter(installation=kustomer).update(expires_at=timezone.now())
+            tasks.refresh_installation_token.delay(kustomer.pk).get()
+            last = sandbox.matching_requests(endpoint="token", grant_type="refresh_token")[-1]
+            expect(last["status"] == 200, "the refresh with the new secret was refused")
+            self.say("the next Kustomer refresh authenticated with the new secret → 200")
+            status = io.StringIO()
+            call_command("helpdesk_oauth_status", stdout=status)
+            self.say("helpdesk_oauth_status (what staff see; never a token):")
+            for line in status.getvalue().splitlines():
+                self.say(f"  {line}")
+
+        with self.step(6, "Uninstall through django_helpdesk_oauth.services.uninstall"):
             gorgias_refresh = Token.objects.get(installation=gorgias).refresh_token
             result = uninstall(gorgias)
             revokes = sandbox.matching_requests(
@@ -389,7 +415,7 @@ class Command(BaseCommand):
                 )
             self.say("both installations are marked uninstalled and their tokens are erased")
 
-        with self.step(6, "Summary"):
+        with self.step(7, "Summary"):
             for line in self.done:
                 self.say(f"✓ {line}")
             self.say("No token or secret was printed: at most the last 4 characters (••••abcd).")
