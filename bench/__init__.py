@@ -1,0 +1,1 @@
+"""Benchmarks and long reliability runs; ``python bench/run.py`` runs them all."""

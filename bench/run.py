@@ -1,0 +1,659 @@
+"""Run the benchmarks: ``python bench/run.py [--quick] [--only NAME,…] [--repeat N]``.
+
+Writes ``bench/results.json``, prints a table and redraws ``docs/img/bench_*.png``.
+Needs PostgreSQL (``BENCH_DATABASE_URL``, default ``postgres://postgres@127.0.0.1:5432/bench``;
+the database is created if missing) and Redis (``BENCH_REDIS_URL``, default db 14).
+
+The sandbox providers run in this process, served by :class:`SandboxServer` (a
+threaded stdlib WSGI server on loopback), so this process counts every
+provider request; every client measured (the requests-oauthlib floor, the
+Celery worker, the API clients) runs in a process of its own, side by side in
+the same run. See docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
+os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
+os.environ.setdefault("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench")
+
+BENCHMARKS = ("throughput", "queries", "sweep", "api", "install")
+RESULTS = ROOT / "bench" / "results.json"
+IMAGES = ROOT / "docs" / "img"
+
+
+# -- setup --------------------------------------------------------------------------
+
+
+def ensure_database(url: str) -> None:
+    import environ
+    import psycopg
+
+    config = environ.Env.db_url_config(url)
+    with psycopg.connect(
+        host=config["HOST"] or "127.0.0.1",
+        port=config["PORT"] or 5432,
+        user=config["USER"] or "postgres",
+        password=config["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (config["NAME"],)
+        ).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{config["NAME"]}"')
+
+
+class TimedApp:
+    """WSGI middleware recording ``(path, start, end)`` of every request, server side."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.records: list[tuple[str, float, float]] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return self.app(environ, start_response)
+        finally:
+            ended = time.perf_counter()
+            with self.lock:
+                self.records.append((environ.get("PATH_INFO", ""), started, ended))
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        ensure_database(os.environ["BENCH_DATABASE_URL"])
+        import django
+
+        django.setup()
+        from django.conf import settings
+        from django.core.handlers.wsgi import WSGIHandler
+        from django.core.management import call_command
+
+        from django_helpdesk_oauth.conf import app_settings
+        from django_helpdesk_oauth.sandbox.endpoints import provider_settings
+        from django_helpdesk_oauth.sandbox.server import SandboxServer
+        from django_helpdesk_oauth.sandbox.state import state
+
+        call_command("migrate", verbosity=0)
+        self.state = state
+        self.timed = TimedApp(WSGIHandler())
+        self.server = SandboxServer(self.timed).start()
+        self.sandbox = self.server.url + "/sandbox"
+        settings.HELPDESK_OAUTH = {
+            **settings.HELPDESK_OAUTH,
+            "PROVIDERS": provider_settings(self.sandbox),
+        }
+        app_settings.reload()
+        os.environ["BENCH_SANDBOX_URL"] = self.sandbox
+        self.redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+
+    def reset(self) -> None:
+        bench_reset_tables()
+        self.state.reset()
+        with self.timed.lock:
+            self.timed.records.clear()
+
+    def env(self, broker: str, **extra: str) -> dict[str, str]:
+        from bench import harness
+
+        queue = f"helpdesk-oauth-bench-{uuid.uuid4().hex[:8]}"
+        overrides = {"BENCH_QUEUE": queue, "BENCH_SANDBOX_URL": self.sandbox, **extra}
+        if broker == "redis":
+            overrides["BENCH_BROKER_URL"] = self.redis_url
+        else:
+            folder = tempfile.mkdtemp(prefix="helpdesk-oauth-fs-broker-")
+            overrides["BENCH_BROKER_URL"] = "filesystem://"
+            overrides["BENCH_FS_BROKER_DIR"] = folder
+        return harness.worker_env(**overrides)
+
+
+def python() -> str:
+    return sys.executable
+
+
+def run_json(command: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{command} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# -- 1. refresh throughput against the floor --------------------------------------------
+
+
+def floor_run(bench: Bench, count: int, concurrency: int, delay: float) -> dict[str, Any]:
+    from bench import harness
+
+    bench.reset()
+    bench.state.token_delay = delay
+    harness.seed_kustomer(count)
+    tokens = [t.token for t in bench.state.live_refresh_tokens("kustomer")]
+    config = {
+        "token_url": f"{bench.sandbox}/kustomer/oauth/token",
+        "client_id": harness.KUSTOMER_CLIENT_ID,
+        "client_secret": harness.KUSTOMER_CLIENT_SECRET,
+        "tokens": tokens,
+        "concurrency": concurrency,
+    }
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(config, handle)
+    try:
+        result = run_json(
+            [python(), str(ROOT / "bench" / "floor.py"), handle.name], env=bench.env("redis")
+        )
+    finally:
+        os.unlink(handle.name)
+    result["provider_200"] = len(harness.refresh_responses(bench.state, 200))
+    result["rate"] = result["ok"] / result["seconds"]
+    return result
+
+
+def ours_run(
+    bench: Bench, worker: Any, env: dict[str, str], count: int, delay: float = 0.0
+) -> dict[str, Any]:
+    import psutil
+
+    from bench import harness
+    from django_helpdesk_oauth.models import Token
+
+    bench.reset()
+    bench.state.token_delay = delay
+    ids = harness.seed_kustomer(count)
+    client = harness.celery_client(env)
+    processes = [psutil.Process(worker.process.pid)]
+    processes += processes[0].children(recursive=True)  # prefork pool children
+    cpu = [p.cpu_times() for p in processes]
+    started = time.perf_counter()
+    with client.producer_or_acquire() as producer:
+        for installation_id in ids:
+            client.send_task(harness.REFRESH_TASK, args=[installation_id], producer=producer)
+    published = time.perf_counter() - started
+    deadline = time.monotonic() + 600
+    while Token.objects.filter(refresh_count__gte=1).count() < count:
+        if time.monotonic() > deadline or worker.process.poll() is not None:
+            raise RuntimeError(f"the worker did not finish:\n{worker.log()[-3000:]}")
+        time.sleep(0.02)
+    seconds = time.perf_counter() - started
+    after = [p.cpu_times() for p in processes]
+    worker_cpu = sum(
+        (a.user - b.user) + (a.system - b.system) for a, b in zip(after, cpu, strict=True)
+    )
+    return {
+        "seconds": seconds,
+        "publish_seconds": published,
+        "ok": count,
+        "rate": count / seconds,
+        "cpu_seconds": worker_cpu,
+        "provider_200": len(harness.refresh_responses(bench.state, 200)),
+        "invalid_grant": harness.invalid_grants(bench.state),
+    }
+
+
+def warm(bench: Bench, worker: Any, env: dict[str, str]) -> None:
+    """A few refreshes first, so every worker thread has its database connection."""
+    ours_run(bench, worker, env, 32)
+
+
+def bench_throughput(bench: Bench) -> dict[str, Any]:
+    from bench import harness
+
+    args = bench.args
+    count, concurrency = args.refreshes, 8
+    rows = []
+    for broker in ("redis", "filesystem"):
+        env = bench.env(broker)
+        worker = harness.start_worker(
+            env, concurrency=concurrency, pool=args.pool, loglevel="warning"
+        )
+        try:
+            warm(bench, worker, env)
+            for delay in (0.0, 0.05):
+                pairs = []
+                for _ in range(args.repeat):
+                    floor = floor_run(bench, count, concurrency, delay)
+                    ours = ours_run(bench, worker, env, count, delay)
+                    pairs.append((floor, ours))
+                    print(
+                        f"  throughput {broker:10} delay={delay * 1000:.0f}ms "
+                        f"floor {floor['rate']:.0f}/s ours {ours['rate']:.0f}/s",
+                        flush=True,
+                    )
+                ratios = [o["rate"] / f["rate"] for f, o in pairs]
+                floor_cpu = statistics.median(f["cpu_seconds"] / f["ok"] for f, _ in pairs)
+                ours_cpu = statistics.median(o["cpu_seconds"] / o["ok"] for _, o in pairs)
+                rows.append(
+                    {
+                        "broker": broker,
+                        "pool": args.pool,
+                        "token_delay_ms": delay * 1000,
+                        "refreshes": count,
+                        "concurrency": concurrency,
+                        "floor_per_s": statistics.median(f["rate"] for f, _ in pairs),
+                        "ours_per_s": statistics.median(o["rate"] for _, o in pairs),
+                        "ratio": statistics.median(ratios),
+                        "ratios": ratios,
+                        "target": 0.5 if delay == 0 else 0.95,
+                        "floor_cpu_ms_per_refresh": floor_cpu * 1000,
+                        "worker_cpu_ms_per_refresh": ours_cpu * 1000,
+                        "publish_seconds": statistics.median(
+                            o["publish_seconds"] for _, o in pairs
+                        ),
+                        "provider_refreshes_ok": [o["provider_200"] for _, o in pairs],
+                        "invalid_grant": sum(o["invalid_grant"] for _, o in pairs),
+                        "runs": [{"floor": f, "ours": o} for f, o in pairs],
+                    }
+                )
+        finally:
+            bench.state.token_delay = 0.0
+            worker.stop()
+            harness.purge_queue(env)
+            if env.get("BENCH_FS_BROKER_DIR"):
+                shutil.rmtree(env["BENCH_FS_BROKER_DIR"], ignore_errors=True)
+    return {"rows": rows}
+
+
+# -- 2. queries per refresh ---------------------------------------------------------------
+
+
+def bench_queries(bench: Bench) -> dict[str, Any]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from bench import harness
+    from django_helpdesk_oauth.tasks import refresh_installation_token
+
+    bench.reset()
+    ids = harness.seed_kustomer(50)
+
+    def measure(installation_id: int) -> list[str]:
+        with CaptureQueriesContext(connection) as captured:
+            result = refresh_installation_token.apply(args=[installation_id]).get()
+        assert result in ("refreshed", "fresh"), result
+        return [" ".join(q["sql"].split()[:4])[:60] for q in captured.captured_queries]
+
+    due = [measure(i) for i in ids]
+    fresh = [measure(i) for i in ids[:10]]  # not due any more: the no-op path
+    counts = [len(q) for q in due]
+    return {
+        "refreshes": len(due),
+        "queries_per_refresh": {
+            "min": min(counts),
+            "max": max(counts),
+            "mean": sum(counts) / len(counts),
+        },
+        "statements": due[0],
+        "queries_when_not_due": max(len(q) for q in fresh),
+        "statements_when_not_due": fresh[0],
+        "target": 3,
+    }
+
+
+# -- 3. sweep cost as the table grows ----------------------------------------------------
+
+
+def fill(total: int, due_every: int) -> None:
+    """``total`` active installations, one in ``due_every`` due: one INSERT … SELECT each."""
+    from django.db import connection
+
+    from bench import harness
+    from django_helpdesk_oauth.fields import EncryptedTextField
+    from django_helpdesk_oauth.models import Installation, Token
+
+    bench_reset_tables()
+    app = harness.kustomer_app()
+    cipher = EncryptedTextField().get_prep_value("not-a-real-token-" + "x" * 30)
+    inst, tok = Installation._meta.db_table, Token._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {inst} (app_id, tenant, status, installed_at, updated_at,
+                                    last_error, refresh_failures)
+                SELECT %s, 'org' || g, 'active', now(), now(), '', 0
+                FROM generate_series(1, %s) AS g""",
+            [app.pk, total],
+        )
+        cursor.execute(
+            f"""INSERT INTO {tok} (installation_id, access_token, refresh_token, token_type,
+                                   scope, expires_at, issued_at, refresh_count, lease_owner)
+                SELECT i.id, %s, %s, 'bearer', '',
+                       CASE WHEN i.id %% %s = 0 THEN now() - i.id * interval '1 millisecond'
+                            ELSE now() + interval '1 day' + (i.id %% 997) * interval '1 minute'
+                       END,
+                       now(), 0, ''
+                FROM {inst} AS i""",
+            [cipher, cipher, due_every],
+        )
+        cursor.execute(f"ANALYZE {inst}")
+        cursor.execute(f"ANALYZE {tok}")
+
+
+def bench_reset_tables() -> None:
+    from django.db import connection
+
+    from django_helpdesk_oauth.models import Installation, Token
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {Token._meta.db_table}, {Installation._meta.db_table} CASCADE")
+
+
+def bench_sweep(bench: Bench) -> dict[str, Any]:
+    sizes = [(10_000, 10), (100_000, 10), (100_000, 100)]
+    if bench.args.quick:
+        sizes = [(10_000, 10), (30_000, 10), (30_000, 30)]
+    rows = []
+    for total, due_every in sizes:
+        bench.reset()
+        started = time.perf_counter()
+        fill(total, due_every)
+        filled = time.perf_counter() - started
+        env = bench.env("redis")
+        result = run_json([python(), str(ROOT / "bench" / "sweep_child.py")], env=env)
+        result.update(
+            installations=total,
+            due=total // due_every,
+            due_percent=100 / due_every,
+            fill_seconds=filled,
+        )
+        rows.append(result)
+        print(
+            f"  sweep {total:>7} installations, {total // due_every:>6} due: "
+            f"{result['seconds']:.2f}s, peak RSS +{result['rss_growth_mb']:.1f} MB",
+            flush=True,
+        )
+    bench_reset_tables()
+    return {"rows": rows}
+
+
+# -- 4. API call overhead ---------------------------------------------------------------------
+
+
+def bench_api(bench: Bench) -> dict[str, Any]:
+    from bench import harness
+
+    bench.reset()
+    [installation_id] = harness.seed_kustomer(1, due=False)
+    result = run_json(
+        [
+            python(),
+            str(ROOT / "bench" / "api_child.py"),
+            str(installation_id),
+            str(bench.args.calls),
+        ],
+        env=bench.env("redis"),
+    )
+    result["ratio"] = result["ours_seconds"] / result["plain_seconds"]
+    result["queries_per_call"] = result["queries"] / result["calls"]
+    result["ours_ms_per_call"] = result["ours_seconds"] / result["calls"] * 1000
+    result["plain_ms_per_call"] = result["plain_seconds"] / result["calls"] * 1000
+    result["target_ratio"] = 1.10
+    return result
+
+
+# -- 5. install -> callback server time ------------------------------------------------
+
+
+def bench_install(bench: Bench) -> dict[str, Any]:
+    import requests
+
+    from django_helpdesk_oauth.models import ProviderApp
+    from django_helpdesk_oauth.sandbox.testing import consent
+
+    bench.reset()
+    ProviderApp.objects.all().delete()
+    ProviderApp.objects.create(
+        slug="gorgias",
+        provider="gorgias",
+        name="Bench Gorgias",
+        client_id="gorgias-test-client",
+        client_secret="gorgias-test-secret-0001",
+    )
+    from bench import harness
+
+    harness.kustomer_app()
+    flows = bench.args.flows
+    out: dict[str, Any] = {}
+    for slug, param in (("gorgias", "account"), ("kustomer", "org")):
+        installs, callbacks = [], []
+        for i in range(flows + 5):
+            tenant = f"t{i}"
+            with bench.timed.lock:
+                bench.timed.records.clear()
+            with requests.Session() as browser:
+                start = browser.get(
+                    f"{bench.server.url}/oauth/{slug}/install/",
+                    params={param: tenant},
+                    allow_redirects=False,
+                    timeout=10,
+                )
+                assert start.status_code == 302, start.text
+                decision = consent(browser, start, org=tenant if slug == "kustomer" else None)
+                done = browser.get(decision.headers["Location"], allow_redirects=False, timeout=10)
+                assert done.status_code == 302, done.text
+            with bench.timed.lock:
+                records = list(bench.timed.records)
+            if i < 5:
+                continue  # warm-up
+            install = [e - s for p, s, e in records if p.endswith("/install/")]
+            callback = [(s, e) for p, s, e in records if p.endswith("/callback/")]
+            (cb_start, cb_end) = callback[0]
+            provider = sum(
+                e - s
+                for p, s, e in records
+                if p.startswith("/sandbox/") and p.endswith("/token") and cb_start <= s <= cb_end
+            )
+            installs.append(install[0] * 1000)
+            callbacks.append((cb_end - cb_start - provider) * 1000)
+        out[slug] = {
+            "flows": flows,
+            "install_ms": percentiles(installs),
+            "callback_ms_excluding_provider": percentiles(callbacks),
+        }
+    return {"providers": out}
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    cuts = statistics.quantiles(values, n=20, method="inclusive")
+    return {"p50": statistics.median(values), "p95": cuts[18], "max": max(values)}
+
+
+# -- report -----------------------------------------------------------------------------
+
+
+def plot(results: dict[str, Any], images: Path = IMAGES) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    images.mkdir(parents=True, exist_ok=True)
+    written = []
+    throughput = results["benchmarks"].get("throughput")
+    if throughput:
+        rows = throughput["rows"]
+        fig, ax = plt.subplots(figsize=(8, 4.2))
+        labels = [f"{r['broker']}\n{r['token_delay_ms']:.0f} ms provider" for r in rows]
+        xs = range(len(rows))
+        ax.bar([x - 0.2 for x in xs], [r["floor_per_s"] for r in rows], 0.4, label="floor")
+        ax.bar([x + 0.2 for x in xs], [r["ours_per_s"] for r in rows], 0.4, label="ours")
+        for x, r in zip(xs, rows, strict=True):
+            ax.text(x + 0.2, r["ours_per_s"], f"{r['ratio']:.2f}x", ha="center", va="bottom")
+        ax.set_xticks(list(xs), labels)
+        ax.set_ylabel("refreshes per second")
+        ax.set_title(
+            f"{rows[0]['refreshes']} Kustomer refreshes, concurrency {rows[0]['concurrency']}: "
+            "requests-oauthlib floor vs Celery + PostgreSQL"
+        )
+        ax.legend()
+        fig.tight_layout()
+        path = images / "bench_refresh_throughput.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path))
+    sweep = results["benchmarks"].get("sweep")
+    if sweep:
+        rows = sweep["rows"]
+        fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.8))
+        labels = [f"{r['installations'] // 1000}k\n{r['due']} due" for r in rows]
+        left.bar(labels, [r["seconds"] for r in rows], color="tab:blue")
+        left.set_ylabel("sweep wall time (s)")
+        left.set_title("time follows the due count")
+        right.bar(
+            labels, [r["rss_growth_mb"] for r in rows], color="tab:orange", label="RSS growth"
+        )
+        right.plot(labels, [r["tracemalloc_peak_mb"] for r in rows], "ko-", label="Python peak")
+        right.set_ylabel("MB")
+        right.set_title("peak memory stays flat")
+        right.legend()
+        fig.tight_layout()
+        path = images / "bench_sweep.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path))
+    return written
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = []
+    b = results["benchmarks"]
+    if "throughput" in b:
+        lines.append("1. refresh throughput (median of runs)")
+        lines.append(
+            "   broker      provider  floor/s  ours/s  ratio  target  cpu ms/refresh floor|worker"
+        )
+        for r in b["throughput"]["rows"]:
+            ok = "met" if r["ratio"] >= r["target"] else "MISSED"
+            lines.append(
+                f"   {r['broker']:10}  {r['token_delay_ms']:>5.0f}ms  {r['floor_per_s']:7.0f}  "
+                f"{r['ours_per_s']:6.0f}  {r['ratio']:5.2f}  ≥{r['target']:.2f} {ok:6}  "
+                f"{r['floor_cpu_ms_per_refresh']:.1f} | {r['worker_cpu_ms_per_refresh']:.1f}"
+            )
+    if "queries" in b:
+        q = b["queries"]
+        lines.append(
+            f"2. queries per refresh: {q['queries_per_refresh']} (target ≤ {q['target']}); "
+            f"not due: {q['queries_when_not_due']}"
+        )
+        for statement in q["statements"]:
+            lines.append(f"   {statement}")
+    if "sweep" in b:
+        lines.append("3. sweep (dispatch only)")
+        lines.append("   installations  due     seconds  RSS growth MB  Python peak MB")
+        for r in b["sweep"]["rows"]:
+            lines.append(
+                f"   {r['installations']:>13}  {r['due']:>6}  {r['seconds']:7.2f}  "
+                f"{r['rss_growth_mb']:13.1f}  {r['tracemalloc_peak_mb']:14.1f}"
+            )
+    if "api" in b:
+        a = b["api"]
+        lines.append(
+            f"4. API calls: ours {a['ours_ms_per_call']:.2f} ms, "
+            f"plain {a['plain_ms_per_call']:.2f} ms, "
+            f"ratio {a['ratio']:.3f} (target ≤ 1.10), {a['queries_per_call']:.2f} queries/call"
+        )
+    if "install" in b:
+        lines.append(
+            "5. install -> callback server time, ms (callback excludes the provider's time)"
+        )
+        for slug, r in b["install"]["providers"].items():
+            i, c = r["install_ms"], r["callback_ms_excluding_provider"]
+            lines.append(
+                f"   {slug:9} install p50 {i['p50']:.1f} p95 {i['p95']:.1f} | "
+                f"callback p50 {c['p50']:.1f} p95 {c['p95']:.1f}"
+            )
+    return "\n".join(lines)
+
+
+def machine() -> dict[str, Any]:
+    import django
+    import psutil
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        pg = cursor.fetchone()[0]
+    return {
+        "python": platform.python_version(),
+        "django": django.get_version(),
+        "postgresql": pg,
+        "cpus": os.cpu_count(),
+        "loadavg": os.getloadavg(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes: under 2 minutes")
+    parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated subset")
+    parser.add_argument("--repeat", type=int, default=None, help="runs per throughput row")
+    parser.add_argument("--output", default=str(RESULTS))
+    parser.add_argument(
+        "--pool", default="prefork", choices=["prefork", "threads"], help="Celery worker pool"
+    )
+    args = parser.parse_args(argv)
+    args.refreshes = 300 if args.quick else 2000
+    args.calls = 400 if args.quick else 2000
+    args.flows = 20 if args.quick else 100
+    args.repeat = args.repeat or (1 if args.quick else 3)
+    selected = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = set(selected) - set(BENCHMARKS)
+    if unknown:
+        parser.error(f"unknown benchmarks: {', '.join(sorted(unknown))}")
+
+    bench = Bench(args)
+    results: dict[str, Any] = {
+        "command": "python bench/run.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "quick": args.quick,
+        "machine": machine(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "benchmarks": {},
+    }
+    previous = {}
+    output = Path(args.output)
+    if output.exists() and set(selected) != set(BENCHMARKS):
+        previous = json.loads(output.read_text()).get("benchmarks", {})
+    try:
+        for name in BENCHMARKS:
+            if name not in selected:
+                if name in previous:
+                    results["benchmarks"][name] = previous[name]
+                continue
+            print(f"== {name}", flush=True)
+            started = time.perf_counter()
+            results["benchmarks"][name] = globals()[f"bench_{name}"](bench)
+            results["benchmarks"][name]["wall_seconds"] = time.perf_counter() - started
+    finally:
+        bench.reset()
+        bench.server.stop()
+    results["machine"]["loadavg_after"] = os.getloadavg()
+    # docs/img only for the default output; a run written elsewhere plots beside it.
+    results["images"] = plot(results, IMAGES if output == RESULTS else output.parent)
+    output.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    print(table(results))
+    print(f"wrote {output.relative_to(ROOT) if output.is_relative_to(ROOT) else output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

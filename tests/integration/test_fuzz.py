@@ -1,0 +1,174 @@
+"""Fuzzing the install and callback query strings through Django's test client.
+
+Never a 5xx, never an Installation or Token row; the install view writes one
+AuthorizationRequest exactly when the tenant is valid, and the callback never
+writes or consumes one with a state it did not issue.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from urllib.parse import quote, urlencode, urlsplit
+
+import pytest
+from django.http import QueryDict
+from django.test import Client
+from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from django_helpdesk_oauth.models import AuthorizationRequest, Installation, ProviderApp, Token
+
+pytestmark = pytest.mark.django_db
+
+EXAMPLES = int(os.environ.get("HELPDESK_OAUTH_FUZZ_EXAMPLES", "1000"))
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+# The spec (DESIGN.md): a tenant is one DNS label, compared in ASCII lower case.
+DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", re.ASCII)
+TENANT_PARAMS = {"gorgias": ("account", "tenant"), "kustomer": ("org", "tenant")}
+
+interesting_values = st.sampled_from(
+    [
+        "acme",
+        "ACME",
+        " acme ",
+        "acme\n",
+        "a" * 63,
+        "a" * 64,
+        "-acme",
+        "acme-",
+        "acme.evil.com",
+        "evil.com/x",
+        "ａｃｍｅ",  # fullwidth  # noqa: RUF001
+        "acme\x00",
+        "",
+        "xn--bcher-kva",
+        "%00",
+        "<script>",
+        "' OR 1=1 --",
+        "\u202eemca",
+    ]
+)
+values = st.one_of(
+    interesting_values,
+    st.text(max_size=30),
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-.", min_size=1, max_size=70),
+    st.builds(lambda s, n: s * n, st.text(min_size=1, max_size=8), st.integers(200, 1200)),
+)
+names = st.one_of(
+    st.sampled_from(["account", "org", "tenant", "state", "code", "error", "iss", "next"]),
+    st.text(max_size=12),
+)
+raw_tails = st.sampled_from(["", "&", "&&=", "%", "%ZZ", "%C3%28", "%FF%FE", "=&=", ";;", "+"])
+
+
+@st.composite
+def query_strings(draw, extra_names=()):
+    pairs = draw(st.lists(st.tuples(st.one_of(names, *extra_names), values), max_size=6))
+    if draw(st.booleans()) and pairs:  # repeat a parameter
+        pairs.append(draw(st.sampled_from(pairs)))
+    query = urlencode(pairs, quote_via=quote)
+    return query + draw(raw_tails)
+
+
+def expected_tenant(provider: str, query: str) -> tuple[str, str | None]:
+    """``("valid", tenant)``, ``("ask", None)`` or ``("invalid", None)`` per the spec."""
+    data = QueryDict(query)
+    raw = next((data.get(p) for p in TENANT_PARAMS[provider] if p in data), None)
+    if raw is None:
+        return ("ask", None) if provider == "kustomer" else ("invalid", None)
+    value = raw.strip()
+    if value.isascii():
+        value = value.lower()
+    return ("valid", value) if DNS_LABEL.fullmatch(value) else ("invalid", None)
+
+
+def counts():
+    return (Installation.objects.count(), Token.objects.count())
+
+
+@pytest.fixture
+def apps(gorgias_app, kustomer_app):
+    ProviderApp.objects.create(
+        slug="disabled",
+        provider="gorgias",
+        name="Disabled",
+        client_id="x",
+        client_secret="disabled-secret",
+        enabled=False,
+    )
+    return {"gorgias": gorgias_app, "kustomer": kustomer_app}
+
+
+def test_fuzzed_install_requests(apps):
+    client = Client()
+    seen = {"valid": 0, "ask": 0, "invalid": 0, "unavailable": 0}
+
+    @FUZZ
+    @given(
+        slug=st.sampled_from(["gorgias", "kustomer", "disabled", "nope"]),
+        query=query_strings(),
+    )
+    def check(slug, query):
+        before, pending = counts(), AuthorizationRequest.objects.count()
+        response = client.get(f"{reverse('helpdesk_oauth:install', args=[slug])}?{query}")
+        assert response.status_code < 500, (query, response.status_code)
+        assert counts() == before
+        written = AuthorizationRequest.objects.count() - pending
+        if slug not in apps:
+            seen["unavailable"] += 1
+            assert response.status_code == 404 and written == 0
+            return
+        verdict, tenant = expected_tenant(apps[slug].provider, query)
+        seen[verdict] += 1
+        if verdict == "valid":
+            assert response.status_code == 302, (query, response.status_code)
+            assert written == 1, query
+            latest = AuthorizationRequest.objects.latest("pk")
+            assert latest.tenant == tenant and DNS_LABEL.fullmatch(latest.tenant)
+            assert urlsplit(response["Location"]).scheme == "https"
+        elif verdict == "ask":
+            assert response.status_code == 200 and written == 0, query
+        else:
+            assert 400 <= response.status_code < 500 and written == 0, (query, response)
+
+    check()
+    # The generator reached every branch, valid tenants included.
+    assert all(seen.values()), seen
+
+
+def test_fuzzed_callbacks(apps):
+    bound = Client()  # a browser with a pending install for each app
+    issued = set()
+    for slug, param in (("gorgias", "account"), ("kustomer", "org")):
+        start = bound.get(reverse("helpdesk_oauth:install", args=[slug]), {param: "acme"})
+        assert start.status_code == 302
+        issued.add(QueryDict(urlsplit(start["Location"]).query)["state"])
+    pending = AuthorizationRequest.objects.count()
+    assert pending == 2
+
+    @FUZZ
+    @given(
+        slug=st.sampled_from(["gorgias", "kustomer", "disabled", "nope"]),
+        browser=st.sampled_from(["bound", "fresh"]),
+        query=query_strings(
+            extra_names=[st.sampled_from(["state", "code", "error", "iss", "error_description"])]
+        ),
+    )
+    def check(slug, browser, query):
+        assert not issued & set(QueryDict(query).getlist("state"))
+        before = counts()
+        client = bound if browser == "bound" else Client()
+        response = client.get(f"{reverse('helpdesk_oauth:callback', args=[slug])}?{query}")
+        assert 400 <= response.status_code < 500, (query, response.status_code)
+        assert counts() == before
+        assert AuthorizationRequest.objects.count() == pending  # nothing written or consumed
+
+    check()
