@@ -15,10 +15,12 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from celery import shared_task
+from django.db import connections
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from .conf import app_settings
@@ -58,10 +60,7 @@ def due_installation_ids(batch: int | None = None, *, app_id: int | None = None)
         if app_id is not None:
             rows = rows.filter(installation__app_id=app_id)
         if last is not None:
-            expires_at, pk = last
-            rows = rows.filter(expires_at__gte=expires_at).exclude(
-                expires_at=expires_at, id__lte=pk
-            )
+            rows = _after(rows, *last)
         page = list(
             rows.order_by("expires_at", "id").values_list("expires_at", "id", "installation_id")[
                 :batch
@@ -72,6 +71,22 @@ def due_installation_ids(batch: int | None = None, *, app_id: int | None = None)
         if len(page) < batch:
             return
         last = page[-1][:2]
+
+
+def _after(rows: QuerySet[Token], expires_at: datetime, pk: int) -> QuerySet[Token]:
+    """Rows strictly after ``(expires_at, pk)`` in keyset order.
+
+    A row-value comparison, which the ``(expires_at, id)`` index serves directly;
+    ``expires_at >= x AND NOT (expires_at = x AND id <= pk)`` re-reads every tie
+    of ``x`` on each page (quadratic when many tokens share an expiry).
+    """
+    connection = connections[rows.db]
+    quote = connection.ops.quote_name
+    table = quote(Token._meta.db_table)
+    return rows.extra(  # noqa: S610  (quoted identifiers; values are parameters)
+        where=[f"({table}.{quote('expires_at')}, {table}.{quote('id')}) > (%s, %s)"],
+        params=[connection.ops.adapt_datetimefield_value(expires_at), pk],
+    )
 
 
 @shared_task(name="django_helpdesk_oauth.tasks.refresh_expiring_tokens", ignore_result=True)

@@ -94,3 +94,9 @@ def test_the_sweep_query_uses_the_index(app):
             cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
         plan = " ".join(str(row) for row in cursor.fetchall())
     assert "helpdesk_oauth_token_sweep" in plan
+
+
+def test_keyset_paging_when_every_due_token_shares_one_expiry(app):
+    due = make_installations(app, 30, due=True)
+    Token.objects.update(expires_at=timezone.now())  # a bulk import: one timestamp for all
+    assert sorted(tasks.due_installation_ids(batch=7)) == sorted(i.pk for i in due)
