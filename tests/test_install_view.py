@@ -125,3 +125,9 @@ def test_app_of_an_unregistered_provider_is_404(client, gorgias_app):
     response = client.get(install_url("gorgias"), {"account": "acme"})
     assert response.status_code == 404
     assert nothing_written()
+
+
+def test_a_repeated_tenant_parameter_is_refused(client, gorgias_app):
+    response = client.get(install_url("gorgias") + "?account=acme&account=evil")
+    assert response.status_code == 400
+    assert nothing_written()

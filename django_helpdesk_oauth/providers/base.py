@@ -89,11 +89,18 @@ class Provider:
 
     # -- tenants ---------------------------------------------------------
     def tenant_from_query(self, query: Mapping[str, Any]) -> str | None:
-        """The raw tenant value from the install request's query, or ``None`` if absent."""
+        """The raw tenant value from the install request's query, or ``None`` if absent.
+
+        Raises :class:`InvalidTenant` when the parameter is repeated.
+        """
+        getlist = getattr(query, "getlist", None)
         for param in (*self.tenant_params, "tenant"):
-            value = query.get(param)
-            if value is not None:
-                return value
+            values = getlist(param) if getlist else ([query[param]] if param in query else [])
+            if len(values) > 1:
+                # Which one would the provider mean? Refuse rather than guess.
+                raise InvalidTenant(f"The “{param}” parameter is repeated.")
+            if values:
+                return values[0]
         return None
 
     def validate_tenant(self, raw: Any) -> str:

@@ -81,7 +81,10 @@ def query_strings(draw, extra_names=()):
 def expected_tenant(provider: str, query: str) -> tuple[str, str | None]:
     """``("valid", tenant)``, ``("ask", None)`` or ``("invalid", None)`` per the spec."""
     data = QueryDict(query)
-    raw = next((data.get(p) for p in TENANT_PARAMS[provider] if p in data), None)
+    values = next((data.getlist(p) for p in TENANT_PARAMS[provider] if p in data), None)
+    if values is not None and len(values) > 1:
+        return ("invalid", None)  # a repeated tenant parameter is refused, not guessed
+    raw = values[0] if values else None
     if raw is None:
         return ("ask", None) if provider == "kustomer" else ("invalid", None)
     value = raw.strip()
