@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -18,11 +19,14 @@ from .services.refresh import RefreshFailed, RefreshRetryLater, refresh_installa
 class InstallationSession(requests.Session):
     """Sends ``Authorization: Bearer …`` for the installation, to its tenant's API only.
 
-    Relative URLs resolve against the tenant's API base. Before each request the
+    Relative URLs resolve against the tenant's API base. Before a request the
     token is read (one query) and refreshed first — single-flight, see
     :func:`~django_helpdesk_oauth.services.refresh.refresh_installation` — when it
-    is expired or inside ``REFRESH_MARGIN``. A 401 triggers one refresh and one
-    retry. Every request gets ``HTTP_TIMEOUT`` unless the caller passes one.
+    is expired or inside ``REFRESH_MARGIN``. A token read less than
+    ``SESSION_TOKEN_TTL`` seconds ago and outside the margin is reused without a
+    query, so a burst of calls costs one read. A 401 re-reads the token (another
+    worker may have refreshed it), refreshes once if it has not changed, and
+    retries once. Every request gets ``HTTP_TIMEOUT`` unless the caller passes one.
     """
 
     def __init__(self, installation: Installation) -> None:
@@ -31,6 +35,8 @@ class InstallationSession(requests.Session):
         self.base_url = installation.api_base_url
         base = urlsplit(self.base_url)
         self._origin = (base.scheme, base.netloc)
+        self._cached: Token | None = None
+        self._cached_at = 0.0
 
     def __repr__(self) -> str:
         return f"<InstallationSession installation={self.installation_id} base={self.base_url!r}>"
@@ -45,13 +51,23 @@ class InstallationSession(requests.Session):
             .first()
         )
         if token is None:
+            self._cached = None
             raise NotInstalled(f"Installation {self.installation_id} has no usable token.")
+        self._cached, self._cached_at = token, time.monotonic()
         return token
 
     def _fresh_token(self) -> Token:
-        token = self._token()
         now = timezone.now()
-        if token.expires_at <= now + timedelta(seconds=app_settings.REFRESH_MARGIN):
+        margin = timedelta(seconds=app_settings.REFRESH_MARGIN)
+        cached = self._cached
+        if (
+            cached is not None
+            and time.monotonic() - self._cached_at < app_settings.SESSION_TOKEN_TTL
+            and cached.expires_at > now + margin
+        ):
+            return cached
+        token = self._token()
+        if token.expires_at <= now + margin:
             try:
                 refresh_installation(self.installation_id)
             except RefreshRetryLater:
@@ -77,14 +93,17 @@ class InstallationSession(requests.Session):
         token = self._fresh_token()
         response = self._send_with(token, method, url, **kwargs)
         if response.status_code == 401:
-            try:
-                refresh_installation(self.installation_id, if_version=token.refresh_count)
-            except (RefreshFailed, RefreshRetryLater):
-                # The failure is recorded on the installation (and signalled); the caller
-                # gets the provider's 401 rather than an exception from inside requests.
-                return response
+            current = self._token()
+            if current.refresh_count == token.refresh_count:
+                try:
+                    refresh_installation(self.installation_id, if_version=token.refresh_count)
+                except (RefreshFailed, RefreshRetryLater):
+                    # The failure is recorded on the installation (and signalled); the
+                    # caller gets the provider's 401 rather than an exception.
+                    return response
+                current = self._token()
             response.close()
-            response = self._send_with(self._token(), method, url, **kwargs)
+            response = self._send_with(current, method, url, **kwargs)
         return response
 
     def _send_with(

@@ -57,6 +57,27 @@ def test_a_second_401_is_returned_not_looped(sandbox, installed, gorgias_app):
     assert len(refreshes(sandbox)) == 1
 
 
+def test_a_burst_of_calls_reads_the_token_once(
+    sandbox, installed, kustomer_app, django_assert_max_num_queries
+):
+    session = installed(kustomer_app).api_session()
+    with django_assert_max_num_queries(1):
+        for _ in range(5):
+            assert session.get("users/current").status_code == 200
+
+
+def test_an_uninstall_reaches_an_open_session_after_the_ttl(
+    sandbox, installed, gorgias_app, settings
+):
+    settings.HELPDESK_OAUTH = {**settings.HELPDESK_OAUTH, "SESSION_TOKEN_TTL": 0}
+    installation = installed(gorgias_app)
+    session = installation.api_session()
+    assert session.get("account").status_code == 200
+    Installation.objects.update(status="uninstalled")
+    with pytest.raises(NotInstalled):
+        session.get("account")
+
+
 def test_one_query_per_call_while_fresh(
     sandbox, installed, kustomer_app, django_assert_max_num_queries
 ):
