@@ -54,3 +54,21 @@ def test_nothing_secret_is_logged(sandbox, installed, gorgias_app, kustomer_app,
     assert "Refreshed the token" in text  # the log was captured
     for secret in secrets:
         assert secret not in text, "a secret reached the logs"
+
+
+def test_the_access_log_filter_hides_codes_and_state():
+    from django_helpdesk_oauth.logredact import RedactOAuthQuery
+
+    record = logging.LogRecord(
+        "django.server",
+        logging.INFO,
+        __file__,
+        1,
+        '"%s" 302 0',
+        ("GET /oauth/g/callback/?code=SECRETCODE&state=SECRETSTATE&x=1 HTTP/1.1",),
+        None,
+    )
+    assert RedactOAuthQuery().filter(record) is True
+    message = record.getMessage()
+    assert "SECRETCODE" not in message and "SECRETSTATE" not in message
+    assert "?code=…&state=…&x=1" in message

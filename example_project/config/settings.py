@@ -219,7 +219,7 @@ HELPDESK_OAUTH_SANDBOX = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_oauth_query": {"()": "integrations.logging.RedactOAuthQuery"}},
+    "filters": {"redact_oauth_query": {"()": "django_helpdesk_oauth.logredact.RedactOAuthQuery"}},
     "formatters": {
         "plain": {"format": "[{asctime}] {levelname} {name}: {message}", "style": "{"},
         # Django's own runserver format, kept; only the filter below is added.
