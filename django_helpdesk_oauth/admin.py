@@ -23,7 +23,12 @@ from . import services
 from .crypto import mask
 from .humanize import expires_in
 from .models import Installation, PendingRevocation, ProviderApp, Token
-from .services.secrets import SecretRotationError, rotate_via_provider, set_client_secret
+from .services.secrets import (
+    SecretRotationError,
+    clean_secret,
+    rotate_via_provider,
+    set_client_secret,
+)
 
 
 class SecretInput(forms.PasswordInput):
@@ -41,6 +46,12 @@ class ProviderAppForm(forms.ModelForm):
         model = ProviderApp
         fields = ["slug", "provider", "name", "client_id", "client_secret", "scopes", "enabled"]
         widgets = {"client_secret": SecretInput()}
+
+    def clean_client_secret(self) -> str:
+        try:
+            return clean_secret(self.cleaned_data.get("client_secret"))
+        except SecretRotationError as exc:
+            raise forms.ValidationError(str(exc)) from None
 
 
 class ProviderAppChangeForm(ProviderAppForm):

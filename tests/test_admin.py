@@ -79,6 +79,17 @@ def test_create_form_stores_the_secret_encrypted(admin_client, db):
     assert ProviderApp.objects.get(slug="new-app").client_secret == "typed-once-secret-9876"
 
 
+def test_create_form_refuses_a_secret_with_spaces(admin_client, db):
+    response = admin_client.post(
+        reverse("admin:helpdesk_oauth_providerapp_add"),
+        {"slug": "x", "provider": "gorgias", "client_id": "c", "client_secret": "two words"},
+    )
+    assert response.status_code == 200
+    assert "contains whitespace" in response.content.decode()
+    assert "two words" not in response.content.decode()
+    assert not ProviderApp.objects.filter(slug="x").exists()
+
+
 def test_the_change_form_cannot_change_or_show_the_secret(admin_client, gorgias_app):
     url = reverse("admin:helpdesk_oauth_providerapp_change", args=[gorgias_app.pk])
     page = admin_client.get(url).content.decode()

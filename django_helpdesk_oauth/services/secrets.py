@@ -25,14 +25,20 @@ class SecretRotationError(HelpdeskOAuthError):
     """The secret could not be rotated (bad input, or the provider refused)."""
 
 
+def clean_secret(value: str | None, *, what: str = "client secret") -> str:
+    """``value`` stripped; :class:`SecretRotationError` if empty, spaced or over-long."""
+    value = (value or "").strip()
+    if not value:
+        raise SecretRotationError(f"The {what} is empty.")
+    if any(ch.isspace() for ch in value) or len(value) > 1000:
+        raise SecretRotationError(f"The {what} contains whitespace or is too long.")
+    return value
+
+
 def set_client_secret(app: ProviderApp, new_secret: str, *, actor: str = "") -> ProviderApp:
     """Store ``new_secret`` (e.g. pasted from the provider's portal), keep the old one for
     the grace window, send ``client_secret_rotated``."""
-    new_secret = (new_secret or "").strip()
-    if not new_secret:
-        raise SecretRotationError("The new client secret is empty.")
-    if any(ch.isspace() for ch in new_secret) or len(new_secret) > 1000:
-        raise SecretRotationError("The new client secret contains whitespace or is too long.")
+    new_secret = clean_secret(new_secret, what="new client secret")
     with transaction.atomic():
         locked = ProviderApp.objects.select_for_update().get(pk=app.pk)
         if new_secret == locked.client_secret:
