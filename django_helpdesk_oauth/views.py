@@ -8,6 +8,8 @@ is written on those paths.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -22,7 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from . import services
 from .conf import app_settings
 from .exceptions import FlowError
-from .models import Installation
+from .models import Installation, ProviderApp
 
 logger = logging.getLogger(__name__)
 
@@ -56,40 +58,52 @@ def callback_url(request: HttpRequest, slug: str) -> str:
     return base.rstrip("/") + path if base else request.build_absolute_uri(path)
 
 
+def _flow_view(
+    view: Callable[[HttpRequest, ProviderApp], HttpResponse],
+) -> Callable[[HttpRequest, str], HttpResponse]:
+    """Resolve the enabled app from the URL's slug; a FlowError becomes its 4xx page."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, slug: str) -> HttpResponse:
+        app = None
+        try:
+            app = services.get_app(slug)
+            return view(request, app)
+        except FlowError as exc:
+            return _error_page(request, exc, app)
+
+    return wrapper
+
+
 @never_cache
 @require_GET
-def install(request: HttpRequest, slug: str) -> HttpResponse:
+@_flow_view
+def install(request: HttpRequest, app: ProviderApp) -> HttpResponse:
     """Start an install: validate the tenant, redirect to the provider's consent page."""
-    app = None
-    try:
-        app = services.get_app(slug)
-        provider = app.provider_spec
-        raw_tenant = provider.tenant_from_query(request.GET)
-        if raw_tenant is None and provider.ask_for_tenant:
-            return render(
-                request,
-                "helpdesk_oauth/ask_tenant.html",
-                {"app": app, "provider": provider, "param": provider.tenant_params[0]},
-            )
-        redirect_uri = callback_url(request, slug)
-        url = services.begin_install(
-            app, raw_tenant, session=request.session, redirect_uri=redirect_uri, user=request.user
+    provider = app.provider_spec
+    raw_tenant = provider.tenant_from_query(request.GET)
+    if raw_tenant is None and provider.ask_for_tenant:
+        return render(
+            request,
+            "helpdesk_oauth/ask_tenant.html",
+            {"app": app, "provider": provider, "param": provider.tenant_params[0]},
         )
-    except FlowError as exc:
-        return _error_page(request, exc, app)
+    url = services.begin_install(
+        app,
+        raw_tenant,
+        session=request.session,
+        redirect_uri=callback_url(request, app.slug),
+        user=request.user,
+    )
     return HttpResponseRedirect(url)
 
 
 @never_cache
 @require_GET
-def callback(request: HttpRequest, slug: str) -> HttpResponse:
+@_flow_view
+def callback(request: HttpRequest, app: ProviderApp) -> HttpResponse:
     """The ``redirect_uri``: finish the install and send the browser to ``SUCCESS_URL``."""
-    app = None
-    try:
-        app = services.get_app(slug)
-        services.complete_install(app, request.GET, session=request.session, user=request.user)
-    except FlowError as exc:
-        return _error_page(request, exc, app)
+    services.complete_install(app, request.GET, session=request.session, user=request.user)
     return HttpResponseRedirect(success_url())
 
 
