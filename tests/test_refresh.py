@@ -224,3 +224,27 @@ def test_an_unreadable_token_does_not_leave_the_lease_taken(
     settings.HELPDESK_OAUTH = {**settings.HELPDESK_OAUTH, "ENCRYPTION_KEYS": keys}
     assert Token.objects.get().lease_owner == ""
     assert refresh_installation(installation.pk, wait=0) is Outcome.REFRESHED
+
+
+def test_without_a_refresh_token_an_expired_installation_needs_reauth(sandbox, installed, db):
+    from django_helpdesk_oauth.models import ProviderApp
+
+    # Kustomer issues a refresh token only with offline_access.
+    app = ProviderApp.objects.create(
+        slug="kustomer",
+        provider="kustomer",
+        client_id="kustomer-test-client",
+        client_secret="kustomer-test-secret-0001",
+        scopes="org.permission.customer",
+    )
+    installation = installed(app)
+    assert Token.objects.get().refresh_token == ""
+    Token.objects.update(expires_at=timezone.now() + timedelta(minutes=5))
+    assert refresh_installation(installation.pk) is Outcome.SKIPPED
+    assert Installation.objects.get().status == "active"  # still usable for 5 minutes
+    Token.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert refresh_installation(installation.pk) is Outcome.SKIPPED
+    installation.refresh_from_db()
+    assert installation.status == "needs_reauth"
+    assert "no refresh token" in installation.last_error
+    assert Token.objects.exists()  # nothing deleted

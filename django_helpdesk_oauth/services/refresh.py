@@ -160,6 +160,8 @@ def _refresh_holding_lease(installation_id: int, owner: str) -> Outcome:
     token, installation, app = snap.token, snap.installation, snap.app
     if installation.status != Installation.Status.ACTIVE or not token.refresh_token:
         _release(installation_id, owner)
+        if installation.status == Installation.Status.ACTIVE and token.expires_at <= timezone.now():
+            _expired_without_refresh_token(installation)
         return Outcome.SKIPPED
     version = token.refresh_count
     try:
@@ -199,6 +201,22 @@ def _refresh_holding_lease(installation_id: int, owner: str) -> Outcome:
     )
     token_refreshed.send(Installation, installation=installation)
     return Outcome.REFRESHED
+
+
+def _expired_without_refresh_token(installation: Installation) -> None:
+    """No refresh token (e.g. Kustomer without ``offline_access``) and the access token is
+    gone: only a new install helps, so say so instead of staying "active"."""
+    marked = Installation.objects.filter(
+        pk=installation.pk, status=Installation.Status.ACTIVE
+    ).update(
+        status=Installation.Status.NEEDS_REAUTH,
+        last_error="The access token expired and there is no refresh token (offline scope?).",
+        last_error_at=timezone.now(),
+    )
+    if marked:
+        logger.warning("Installation %s expired without a refresh token.", installation.pk)
+        installation.status = Installation.Status.NEEDS_REAUTH
+        installation_needs_reauth.send(Installation, installation=installation)
 
 
 def _record_failure(
