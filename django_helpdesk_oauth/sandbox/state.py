@@ -3,9 +3,12 @@
 Everything the emulated authorization servers know lives in the module-level
 :data:`state` singleton: registered clients, authorization codes, access and
 refresh tokens, Kustomer private apps, a log of the requests they served,
-queued fault injections and token lifetimes. Nothing is persisted: a process
-restart or :meth:`SandboxState.reset` starts from the clients configured in
-``settings.HELPDESK_OAUTH_SANDBOX``.
+queued fault injections and token lifetimes. By default nothing is persisted:
+a process restart or :meth:`SandboxState.reset` starts from the clients
+configured in ``settings.HELPDESK_OAUTH_SANDBOX``. With
+``HELPDESK_OAUTH_SANDBOX["STATE_FILE"]`` set, the clients, tokens and Kustomer
+apps are written there (JSON) after every token and apps-API request and read
+back at start, so a development server's restart does not lose them.
 
 Tests use the public attributes and methods here to arrange scenarios (revoke a
 customer's tokens, make the provider slow or failing, move the clock) and to
@@ -15,13 +18,17 @@ assert on what the client under test sent (:attr:`SandboxState.requests`,
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
+import os
 import secrets
+import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 GORGIAS = "gorgias"
@@ -204,6 +211,7 @@ class SandboxState:
             self._clients: dict[tuple[str, str], SandboxClient] = {}
             self._api_keys: dict[str, dict[str, Any]] = {}
             self._settings_loaded = False
+            self.state_file: str | None = None
             self.codes: dict[str, AuthorizationCode] = {}
             self.access_tokens: dict[str, IssuedToken] = {}
             self.refresh_tokens: dict[str, IssuedToken] = {}
@@ -232,6 +240,9 @@ class SandboxState:
         from django.conf import settings
 
         config = getattr(settings, "HELPDESK_OAUTH_SANDBOX", None) or {}
+        self.state_file = config.get("STATE_FILE") or None
+        if self.state_file and os.path.exists(self.state_file):
+            self._restore(self.state_file)
         for entry in config.get("CLIENTS", ()):
             client = SandboxClient(
                 provider=entry["provider"],
@@ -262,6 +273,51 @@ class SandboxState:
         for key, info in (config.get("API_KEYS") or {}).items():
             self._api_keys.setdefault(key, dict(info))
         self._settings_loaded = True
+
+    # -- persistence (optional) ------------------------------------------------
+
+    def save(self) -> None:
+        """Write clients, tokens and Kustomer apps to ``STATE_FILE`` (if one is set).
+
+        Atomic (a temporary file renamed over the old one); codes, the request
+        log and faults are not kept.
+        """
+        with self._lock:
+            self._load_settings()
+            if not self.state_file:
+                return
+            data = {
+                "clients": [asdict(c) for c in self._clients.values()],
+                "access_tokens": [asdict(t) for t in self.access_tokens.values()],
+                "refresh_tokens": [asdict(t) for t in self.refresh_tokens.values()],
+                "kustomer_apps": [asdict(a) for a in self.kustomer_apps.values()],
+                "jwt_key": base64.b64encode(self.jwt_key).decode(),
+            }
+            directory = os.path.dirname(os.path.abspath(self.state_file))
+            fd, tmp = tempfile.mkstemp(dir=directory, prefix=".sandbox-state-")
+            with os.fdopen(fd, "w") as out:
+                json.dump(data, out)
+            os.replace(tmp, self.state_file)
+
+    def _restore(self, path: str) -> None:
+        try:
+            with open(path) as source:
+                data = json.load(source)
+            clients = [
+                SandboxClient(**{**c, "redirect_uris": tuple(c["redirect_uris"])})
+                for c in data["clients"]
+            ]
+            access = [IssuedToken(**t) for t in data["access_tokens"]]
+            refresh = [IssuedToken(**t) for t in data["refresh_tokens"]]
+            apps = [KustomerApp(**a) for a in data["kustomer_apps"]]
+            jwt_key = base64.b64decode(data["jwt_key"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return  # a damaged file: start afresh rather than fail every request
+        self._clients = {(c.provider, c.client_id): c for c in clients}
+        self.access_tokens = {t.token: t for t in access}
+        self.refresh_tokens = {t.token: t for t in refresh}
+        self.kustomer_apps = {a.name: a for a in apps}
+        self.jwt_key = jwt_key
 
     # -- clients ---------------------------------------------------------------
 

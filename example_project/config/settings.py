@@ -206,6 +206,8 @@ HELPDESK_OAUTH_SANDBOX = {
             "org_id": "5f0acme",
         },
     ],
+    # Tokens and apps the sandbox issued survive runserver restarts (and autoreloads).
+    "STATE_FILE": str(VAR_DIR / "sandbox-state.json"),
     # An admin API key of the sandbox's Kustomer apps API (register app, rotate secret).
     "API_KEYS": {
         "demo-kustomer-admin-key": {

@@ -81,6 +81,8 @@ def serve(entry: dict[str, Any], handler: Callable[[], HttpResponse]) -> HttpRes
         response = handler()
     with state.lock:
         logged["status"] = response.status_code
+    if entry["endpoint"] in ("token", "revoke", "apps"):
+        state.save()  # a no-op unless HELPDESK_OAUTH_SANDBOX["STATE_FILE"] is set
     return response
 
 

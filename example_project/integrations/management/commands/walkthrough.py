@@ -119,7 +119,6 @@ class Command(BaseCommand):
     def _environment(self) -> Iterator[None]:
         """Sandbox server up, settings pointed at it, Celery eager; all undone on exit."""
         call_command("seed_sandbox_apps", stdout=self.stdout)
-        sandbox.reset()  # fresh in-memory provider state (clients re-read from settings)
         celery_conf = tasks.refresh_expiring_tokens.app.conf
         eager = (celery_conf.task_always_eager, celery_conf.task_eager_propagates)
         # Eager: .delay()/.apply_async() run the task in this process, so no worker is needed.
@@ -135,8 +134,15 @@ class Command(BaseCommand):
                     },
                     # The server answers on 127.0.0.1 whatever ALLOWED_HOSTS the env set.
                     "ALLOWED_HOSTS": [*settings.ALLOWED_HOSTS, "127.0.0.1"],
+                    # This run's sandbox is its own: neither read nor write runserver's file.
+                    "HELPDESK_OAUTH_SANDBOX": {
+                        **settings.HELPDESK_OAUTH_SANDBOX,
+                        "STATE_FILE": None,
+                    },
                 }
                 with override_settings(**overrides), requests.Session() as browser:
+                    # Fresh provider state (clients re-read from the settings above).
+                    sandbox.reset()
                     self.browser = browser
                     self.stdout.write(
                         f"\nSandbox providers served by this project at {self.sandbox_base}; "

@@ -1,0 +1,54 @@
+"""HELPDESK_OAUTH_SANDBOX["STATE_FILE"]: tokens and apps survive a restart of the sandbox."""
+
+from __future__ import annotations
+
+import json
+
+from django_helpdesk_oauth.sandbox.state import IssuedToken, SandboxState
+
+
+def configure(settings, path):
+    settings.HELPDESK_OAUTH_SANDBOX = {**settings.HELPDESK_OAUTH_SANDBOX, "STATE_FILE": str(path)}
+
+
+def test_state_round_trips_through_the_file(settings, tmp_path):
+    path = tmp_path / "sandbox.json"
+    configure(settings, path)
+    first = SandboxState()
+    first.set_client_secret("kustomer", "kustomer-test-client", "rotated-secret-1234")
+    token = first.add_token(
+        IssuedToken(
+            token="refresh-abc",
+            kind="refresh",
+            provider="kustomer",
+            client_id="kustomer-test-client",
+            tenant="acme",
+            scope="offline_access",
+            issued_at=1.0,
+            expires_at=None,
+            family="f",
+        )
+    )
+    first.save()
+    assert "rotated-secret-1234" in path.read_text()
+
+    restarted = SandboxState()  # a new process, in effect
+    assert restarted.get_client("kustomer", "kustomer-test-client").client_secret == (
+        "rotated-secret-1234"
+    )
+    assert restarted.refresh_tokens["refresh-abc"] == token
+    assert restarted.jwt_key == first.jwt_key
+
+
+def test_without_a_state_file_nothing_is_written(settings, tmp_path):
+    state = SandboxState()
+    state.save()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_damaged_file_starts_afresh(settings, tmp_path):
+    path = tmp_path / "sandbox.json"
+    path.write_text(json.dumps({"clients": "nonsense"}))
+    configure(settings, path)
+    state = SandboxState()
+    assert state.get_client("gorgias", "gorgias-test-client") is not None  # from settings
