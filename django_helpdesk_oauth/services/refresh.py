@@ -18,6 +18,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import F, Q
 from django.utils import timezone
@@ -102,10 +103,18 @@ def _snapshot(installation_id: int) -> _Snapshot | None:
 
 
 def _due_condition(now: datetime, version: int | None) -> Q:
+    """Which token rows need this refresh (the lease UPDATE's condition)."""
     if version is not None:
         # Forced refresh of a token the caller saw rejected: only if nobody refreshed it since.
         return Q(refresh_count=version)
     return Q(expires_at__lte=now + timedelta(seconds=app_settings.REFRESH_MARGIN))
+
+
+def _still_due(row: dict[str, Any], now: datetime, version: int | None) -> bool:
+    """:func:`_due_condition` evaluated on a row already read."""
+    if version is not None:
+        return bool(row["refresh_count"] == version)
+    return bool(row["expires_at"] <= now + timedelta(seconds=app_settings.REFRESH_MARGIN))
 
 
 def refresh_installation(
@@ -126,18 +135,14 @@ def refresh_installation(
         if _take_lease(installation_id, owner, now, due):
             return _refresh_with_lease(installation_id, owner)
         # Not taken: not due, no token, or another worker holds the lease.
-        token = Token.objects.filter(installation_id=installation_id).values(
-            "lease_owner", "lease_expires_at", "refresh_count", "expires_at"
+        row = (
+            Token.objects.filter(installation_id=installation_id)
+            .values("refresh_count", "expires_at")
+            .first()
         )
-        row = token.first()
         if row is None:
             return Outcome.SKIPPED
-        still_due = (
-            row["refresh_count"] == if_version
-            if if_version is not None
-            else row["expires_at"] <= now + timedelta(seconds=app_settings.REFRESH_MARGIN)
-        )
-        if not still_due:
+        if not _still_due(row, now, if_version):
             return Outcome.FRESH
         if time.monotonic() >= deadline:
             raise RefreshRetryLater("Another worker is refreshing this token; try again later.")
