@@ -16,6 +16,7 @@ import enum
 import logging
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -110,7 +111,7 @@ def _due_condition(now: datetime, version: int | None) -> Q:
     return Q(expires_at__lte=now + timedelta(seconds=app_settings.REFRESH_MARGIN))
 
 
-def _still_due(row: dict[str, Any], now: datetime, version: int | None) -> bool:
+def _still_due(row: Mapping[str, Any], now: datetime, version: int | None) -> bool:
     """:func:`_due_condition` evaluated on a row already read."""
     if version is not None:
         return bool(row["refresh_count"] == version)
