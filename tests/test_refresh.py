@@ -248,3 +248,16 @@ def test_without_a_refresh_token_an_expired_installation_needs_reauth(sandbox, i
     assert installation.status == "needs_reauth"
     assert "no refresh token" in installation.last_error
     assert Token.objects.exists()  # nothing deleted
+
+
+def test_a_redirecting_token_endpoint_gets_no_credentials(sandbox, installed, gorgias_app):
+    """Invariant 6: credentials go to the configured endpoint only, never where it redirects."""
+    installation = installed(gorgias_app)
+    make_due(installation)
+    before = snapshot(installation)
+    elsewhere = f"{sandbox.base}/gorgias/acme/api/account"
+    sandbox.state.inject("token", status=307, headers={"Location": elsewhere})
+    with pytest.raises(RefreshRetryLater):
+        refresh_installation(installation.pk)
+    assert sandbox.state.matching_requests(endpoint="api") == []
+    assert snapshot(installation) == before
