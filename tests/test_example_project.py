@@ -6,16 +6,13 @@ a temporary database and ``var`` directory.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-MANAGE = ROOT / "example_project" / "manage.py"
+from tests.example_env import MANAGE, ROOT, example_env
 
 #: The example project's demo client secrets (config/settings.py).
 DEMO_SECRETS = (
@@ -37,25 +34,7 @@ TOKEN_LIKE = re.compile(r"[A-Za-z0-9_-]{32,}|eyJ[A-Za-z0-9_-]+\.")
 
 @pytest.fixture
 def run(tmp_path):
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        # pytest's tests.settings, a developer's own broker or keys: not for this run.
-        if name
-        not in {
-            "DJANGO_SETTINGS_MODULE",
-            "DATABASE_URL",
-            "CELERY_BROKER_URL",
-            "HELPDESK_OAUTH_ENCRYPTION_KEYS",
-            "SANDBOX_BASE_URL",
-            "ALLOWED_HOSTS",
-        }
-    }
-    env.update(
-        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        EXAMPLE_VAR_DIR=str(tmp_path / "var"),
-        PYTHONIOENCODING="utf-8",
-    )
+    env = example_env(tmp_path)
 
     def manage(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -15,14 +15,13 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-MANAGE = ROOT / "example_project" / "manage.py"
+from tests.example_env import MANAGE, ROOT, example_env
+
 SCREENSHOTS = ROOT / "docs" / "img" / "screenshots"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 # Without the background-networking flags Chromium tries to reach Google's services
@@ -37,15 +36,6 @@ CHROMIUM_ARGS = [
 ]
 ADMIN_USER = "admin"
 ADMIN_PASSWORD = "browser-tests-only-Pa55"  # the throwaway superuser of a temp database
-# Variables of a developer's shell or of pytest that must not reach the example project.
-SCRUBBED_ENV = {
-    "DJANGO_SETTINGS_MODULE",
-    "DATABASE_URL",
-    "CELERY_BROKER_URL",
-    "HELPDESK_OAUTH_ENCRYPTION_KEYS",
-    "SANDBOX_BASE_URL",
-    "ALLOWED_HOSTS",
-}
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -86,13 +76,10 @@ def example_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleN
     tmp = tmp_path_factory.mktemp("example")
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
-    env.update(
-        DATABASE_URL=f"sqlite:///{tmp / 'db.sqlite3'}",
-        EXAMPLE_VAR_DIR=str(tmp / "var"),
+    env = example_env(
+        tmp,
         SANDBOX_BASE_URL=f"{url}/sandbox",
         DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD,
-        PYTHONIOENCODING="utf-8",
         PYTHONUNBUFFERED="1",
     )
 
