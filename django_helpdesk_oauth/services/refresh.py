@@ -177,7 +177,7 @@ def _refresh_holding_lease(installation_id: int, owner: str) -> Outcome:
             lambda creds: client.refresh(creds, refresh_token=token.refresh_token),
         )
     except ProviderError as exc:
-        _release(installation_id, owner)  # before the bookkeeping, so waiters move on
+        # The lease is released by _refresh_with_lease as this propagates.
         raise _record_failure(snap, exc, version) from None
     now = timezone.now()
     fields = token_fields(
