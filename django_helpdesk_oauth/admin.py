@@ -127,7 +127,7 @@ class ProviderAppAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("client secret"))
     def secret(self, obj: ProviderApp) -> str:
-        return mask(obj.client_secret)
+        return obj.client_secret_hint
 
     def get_urls(self) -> list[Any]:
         rotate = self.admin_site.admin_view(self.rotate_secret_view)
@@ -165,7 +165,7 @@ class ProviderAppAdmin(admin.ModelAdmin):
                 self.message_user(
                     request,
                     _("Client secret rotated; the new one ends in %(tail)s.")
-                    % {"tail": mask(app.client_secret)},
+                    % {"tail": app.client_secret_hint},
                     messages.SUCCESS,
                 )
                 return HttpResponseRedirect(
@@ -179,7 +179,7 @@ class ProviderAppAdmin(admin.ModelAdmin):
             "form": form,
             "via_api": via_api,
             "provider": app.provider_spec,
-            "current": mask(app.client_secret),
+            "current": app.client_secret_hint,
         }
         return render(request, "admin/helpdesk_oauth/providerapp/rotate_secret.html", context)
 
