@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 #: Rows read per sweep query.
 SWEEP_BATCH = 500
+#: Seconds past its due time after which the sweep re-queues a pending revocation.
+REVOCATION_SAFETY_NET = 300
 #: Retries of one refresh before giving up until the next sweep.
 MAX_REFRESH_RETRIES = 8
 
@@ -108,9 +110,12 @@ def refresh_expiring_tokens() -> int:
     if count:
         logger.info("Dispatched %d token refreshes.", count)
     expire_previous_secrets()
-    for pending_id in PendingRevocation.objects.filter(
-        next_attempt_at__lte=timezone.now()
-    ).values_list("id", flat=True)[:SWEEP_BATCH]:
+    # Only revocations their own scheduled retry has missed (a lost message, a broker
+    # restart): one that is just due is about to be tried by that retry.
+    overdue = timezone.now() - timedelta(seconds=REVOCATION_SAFETY_NET)
+    for pending_id in PendingRevocation.objects.filter(next_attempt_at__lte=overdue).values_list(
+        "id", flat=True
+    )[:SWEEP_BATCH]:
         revoke_pending_token.delay(pending_id)
     return count
 

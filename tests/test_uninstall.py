@@ -146,3 +146,29 @@ def test_unknown_installation_is_404(sandbox, client):
     user = get_user_model().objects.create_user("boss", password="pw", is_staff=True)
     client.force_login(user)
     assert client.post("/oauth/999999/uninstall/").status_code == 404
+
+
+def test_the_sweep_requeues_only_revocations_their_retry_missed(
+    sandbox, installed, gorgias_app, celery_app
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    installation = installed(gorgias_app)
+    sandbox.state.inject("revoke", status=503)
+    uninstall(installation)
+    pending = PendingRevocation.objects.get()
+    celery_app.conf.task_always_eager = True
+    try:
+        # Just due: its own scheduled retry is about to run; the sweep leaves it.
+        PendingRevocation.objects.update(next_attempt_at=timezone.now())
+        tasks.refresh_expiring_tokens()
+        assert len(revokes(sandbox)) == 1
+        # Long overdue (the retry's message was lost): the sweep re-queues it.
+        PendingRevocation.objects.update(next_attempt_at=timezone.now() - timedelta(minutes=10))
+        tasks.refresh_expiring_tokens()
+    finally:
+        celery_app.conf.task_always_eager = False
+    assert [r["status"] for r in revokes(sandbox)] == [503, 200]
+    assert not PendingRevocation.objects.filter(pk=pending.pk).exists()
