@@ -113,11 +113,53 @@ class InvalidClient(ProviderError):
     """The app's credentials were rejected (``invalid_client``): an app problem, not a tenant's."""
 
 
+class ResponseTooLarge(ProviderError):
+    """A provider's answer is larger than we read (``transport.MAX_RESPONSE_BYTES``, 1 MiB).
+
+    ``status`` is the HTTP status of that answer, so a huge 5xx/429 stays transient
+    while a huge 2xx is not; ``limit`` the bound in bytes. The body is never kept.
+    """
+
+    def __init__(
+        self, message: str, *, limit: int, provider: str = "", status: int | None = None
+    ) -> None:
+        super().__init__(message, provider=provider, status=status)
+        self.limit = limit
+
+
 class TokenExchangeFailed(FlowError):
     """The code could not be exchanged for tokens during the callback."""
 
     status = 502
     public_message = "The provider did not complete the installation. Please try again."
+
+
+class TenantMismatch(FlowError):
+    """The tokens belong to another tenant than the one the flow started for.
+
+    Raised when the code was redeemed at a token endpoint shared by every tenant
+    (Kustomer's global set) and the tenant's own API host refused the new token
+    or named another tenant. Nothing is stored; an existing installation is untouched.
+    """
+
+    status = 403
+    public_message = (
+        "You approved the app in another organization than the one this installation is "
+        "for. Nothing was installed: start again and approve it in the same organization."
+    )
+
+
+class TenantUnconfirmed(FlowError):
+    """The tenant's API host could not confirm the new tokens (timeout, 5xx, bad answer).
+
+    Nothing is stored; the user may start again.
+    """
+
+    status = 502
+    public_message = (
+        "The provider could not confirm which organization approved the app. "
+        "Nothing was installed; please try again."
+    )
 
 
 class NotInstalled(HelpdeskOAuthError):
