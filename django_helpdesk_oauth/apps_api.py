@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import requests
-
+from . import transport
 from .client import raise_for_oauth_error, require_secure
-from .conf import app_settings
 from .exceptions import ProviderError
 from .providers.base import Provider
 
@@ -19,19 +17,15 @@ from .providers.base import Provider
 def post_json(provider: Provider, path: str, api_key: str, body: dict[str, Any]) -> dict[str, Any]:
     """POST ``body`` to ``{apps_api_url}{path}`` with ``Bearer api_key``; the JSON answer."""
     url = require_secure(provider.endpoint("apps_api_url").rstrip("/") + path)
-    try:
-        response = requests.post(
-            url,
-            json=body,
-            headers={"Authorization": f"Bearer {api_key}"},
-            timeout=app_settings.HTTP_TIMEOUT,
-            allow_redirects=False,
-        )
-    except requests.RequestException as exc:
-        raise ProviderError(
-            f"{provider.name} apps API could not be reached ({type(exc).__name__}).",
-            provider=provider.key,
-        ) from None
+    # Deadline, no redirects and the 1 MiB body bound come from the transport.
+    response = transport.request(
+        "POST",
+        url,
+        provider=provider,
+        what="apps API call",
+        json=body,
+        headers={"Authorization": f"Bearer {api_key}"},
+    )
     if response.status_code in (401, 403):
         raise ProviderError(
             f"{provider.name} apps API refused the API key (HTTP {response.status_code}); "

@@ -19,6 +19,7 @@ import requests
 from oauthlib.oauth2 import InsecureTransportError, OAuth2Error
 from requests_oauthlib import OAuth2Session
 
+from . import transport
 from .conf import app_settings
 from .exceptions import ConfigurationError, InvalidClient, InvalidGrant, ProviderError
 from .providers.base import Provider
@@ -243,12 +244,10 @@ def revoke(
         auth = requests.auth.HTTPBasicAuth(creds.client_id, creds.client_secret)
     else:
         data.update(client_id=creds.client_id, client_secret=creds.client_secret)
-    try:
-        response = requests.post(
-            url, data=data, auth=auth, timeout=app_settings.HTTP_TIMEOUT, allow_redirects=False
-        )
-    except requests.RequestException as exc:
-        raise _network_error(creds.provider, "revoke", exc) from None
+    # Deadline, no redirects and the 1 MiB body bound come from the transport.
+    response = transport.request(
+        "POST", url, provider=creds.provider, what="revoke", data=data, auth=auth
+    )
     if response.status_code != 200:
         # Raises for every non-2xx; a 2xx other than 200 is not a revocation either.
         raise_for_oauth_error(creds.provider, response, "revoke")
