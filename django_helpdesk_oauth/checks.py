@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,6 +18,7 @@ from .client import LOOPBACK_HOSTS
 from .conf import app_settings
 from .exceptions import ConfigurationError
 from .providers import base, registry
+from .transport import LEASE_SAFETY
 
 
 @checks.register(checks.Tags.security)
@@ -145,12 +147,42 @@ def check_timing(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMes
                 id="helpdesk_oauth.W003",
             )
         )
-    if app_settings.REFRESH_LEASE < 2 * app_settings.HTTP_TIMEOUT:
-        messages.append(
-            checks.Warning(
-                'HELPDESK_OAUTH["REFRESH_LEASE"] is shorter than twice HTTP_TIMEOUT: a slow '
-                "refresh could outlive its lease and run twice.",
-                id="helpdesk_oauth.W004",
-            )
-        )
+    messages.extend(_lease_outlives_the_calls())
     return messages
+
+
+def _seconds(value: Any) -> float | None:
+    """``value`` as a positive finite number of seconds, else ``None``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) and value > 0 else None
+
+
+def _lease_outlives_the_calls() -> list[checks.CheckMessage]:
+    """HTTP_TIMEOUT is a deadline per call (see :mod:`.transport`); a refresh may make two
+    token calls (the secret grace-window retry), so the lease must cover both plus
+    ``LEASE_SAFETY``, or a second worker takes the lapsed lease and sends the same
+    rotating refresh token while the first is still waiting for its answer."""
+    timeout = _seconds(app_settings.HTTP_TIMEOUT)
+    if timeout is None:
+        return [
+            checks.Error(
+                f'HELPDESK_OAUTH["HTTP_TIMEOUT"] = {app_settings.HTTP_TIMEOUT!r} is not a '
+                "positive number of seconds.",
+                hint="Set it to the seconds an outbound OAuth call may take in all, e.g. 10.",
+                id="helpdesk_oauth.E007",
+            )
+        ]
+    needed = 2 * timeout + LEASE_SAFETY
+    lease = _seconds(app_settings.REFRESH_LEASE)
+    if lease is None or lease < needed:
+        return [
+            checks.Error(
+                f'HELPDESK_OAUTH["REFRESH_LEASE"] ({app_settings.REFRESH_LEASE!r} s) is shorter '
+                f'than 2 x HELPDESK_OAUTH["HTTP_TIMEOUT"] ({timeout:g} s) + {LEASE_SAFETY} s: '
+                "a slow refresh could outlive its lease and send the same refresh token twice.",
+                hint=f"Set REFRESH_LEASE to at least {needed:g} or lower HTTP_TIMEOUT.",
+                id="helpdesk_oauth.E006",
+            )
+        ]
+    return []

@@ -64,9 +64,52 @@ def test_margin_shorter_than_twice_the_beat_interval(settings, schedule):
     assert "helpdesk_oauth.W003" not in ids()
 
 
-def test_lease_shorter_than_the_http_timeout(settings):
-    configure(settings, REFRESH_LEASE=10, HTTP_TIMEOUT=10)
-    assert "helpdesk_oauth.W004" in ids()
+def lease_messages():
+    return [
+        m for m in checks.run_checks() if m.id in ("helpdesk_oauth.E006", "helpdesk_oauth.E007")
+    ]
+
+
+def test_lease_that_cannot_outlive_two_token_calls_is_an_error(settings):
+    # The deployment: a refresh (two token calls at most) could outlive the lease.
+    configure(settings, REFRESH_LEASE=10, HTTP_TIMEOUT=3)
+    [message] = lease_messages()
+    assert message.id == "helpdesk_oauth.E006"
+    assert message.level == checks.ERROR
+    assert "REFRESH_LEASE" in message.msg and "HTTP_TIMEOUT" in message.msg
+    assert "at least 11" in message.hint
+
+
+@pytest.mark.parametrize(
+    ("lease", "timeout"),
+    [(10, 10), (24.9, 10), (7.9, 1.5), ("60", 10), (None, 10)],
+)
+def test_lease_neighbours_below_the_bound_or_not_a_number(settings, lease, timeout):
+    configure(settings, REFRESH_LEASE=lease, HTTP_TIMEOUT=timeout)
+    assert [m.id for m in lease_messages()] == ["helpdesk_oauth.E006"]
+
+
+@pytest.mark.parametrize(("lease", "timeout"), [(25, 10), (11, 3), (60, 10), (8, 1.5)])
+def test_lease_at_or_above_the_bound_is_clean(settings, lease, timeout):
+    configure(settings, REFRESH_LEASE=lease, HTTP_TIMEOUT=timeout)
+    assert lease_messages() == []
+
+
+def test_defaults_are_clean():
+    from django_helpdesk_oauth.conf import DEFAULTS
+    from django_helpdesk_oauth.transport import LEASE_SAFETY
+
+    assert DEFAULTS["REFRESH_LEASE"] >= 2 * DEFAULTS["HTTP_TIMEOUT"] + LEASE_SAFETY
+    assert lease_messages() == []
+
+
+@pytest.mark.parametrize("timeout", [0, -1, "10", None, True, float("nan"), float("inf")])
+def test_http_timeout_must_be_a_positive_number(settings, timeout):
+    configure(settings, HTTP_TIMEOUT=timeout)
+    [message] = lease_messages()
+    assert message.id == "helpdesk_oauth.E007"
+    assert message.level == checks.ERROR
+    assert "HTTP_TIMEOUT" in message.msg
 
 
 def test_unknown_endpoint_name(settings):

@@ -157,6 +157,11 @@ class Fault:
     times: int
     provider: str | None = None
     tenant: str | None = None
+    #: Seconds between the bytes of the answer's body (0: sent at once).
+    drip: float = 0.0
+    #: Body bytes of the last dripped answer handed to the server so far, and its length.
+    sent: int = 0
+    length: int = 0
 
     def matches(self, endpoint: str, provider: str | None, tenant: str | None) -> bool:
         """Whether this fault applies to a request on ``endpoint``."""
@@ -545,6 +550,7 @@ class SandboxState:
         times: int = 1,
         provider: str | None = None,
         tenant: str | None = None,
+        drip: float = 0.0,
     ) -> Fault:
         """Queue a fault for the next ``times`` requests on ``endpoint``.
 
@@ -553,10 +559,15 @@ class SandboxState:
         then answers ``status`` with ``headers`` (e.g. ``{"Retry-After": "3"}`` on a
         429) and ``body`` (a dict is sent as JSON; default ``{"error": ...}``).
         ``status=None`` or ``0`` only delays, then answers normally: a slow
-        provider for client timeouts. Faults are consumed in order.
+        provider for client timeouts. ``drip`` > 0 streams the answer's body (the
+        fault's, or with ``status=None`` the normal one) one byte every ``drip``
+        seconds after the headers (with its full ``Content-Length``): a provider that
+        keeps a client reading; the returned fault's ``sent`` / ``length`` then say
+        how many body bytes went out before the client hung up. Faults are consumed
+        in order.
         """
         fault = Fault(endpoint, status or None, dict(headers or {}), body, delay, times)
-        fault.provider, fault.tenant = provider, tenant
+        fault.provider, fault.tenant, fault.drip = provider, tenant, drip
         with self._lock:
             self.faults.append(fault)
         return fault

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, cast
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.urls import reverse
 
 from ..state import Fault, state
@@ -63,6 +63,25 @@ def _fault_response(fault: Fault) -> HttpResponse:
     return response
 
 
+def _dripped(response: HttpResponse, fault: Fault) -> StreamingHttpResponse:
+    """``response`` with its body sent one byte every ``fault.drip`` seconds."""
+    content = response.content
+    fault.sent, fault.length = 0, len(content)
+
+    def body() -> Iterator[bytes]:
+        for index in range(len(content)):
+            if index:
+                time.sleep(fault.drip)
+            fault.sent += 1
+            yield content[index : index + 1]
+
+    streaming = StreamingHttpResponse(body(), status=response.status_code)
+    for name, value in response.items():
+        streaming[name] = value
+    streaming["Content-Length"] = str(len(content))
+    return streaming
+
+
 def serve(entry: dict[str, Any], handler: Callable[[], HttpResponse]) -> HttpResponse:
     """Log ``entry``, apply a queued fault if one matches, else answer with ``handler()``.
 
@@ -83,6 +102,10 @@ def serve(entry: dict[str, Any], handler: Callable[[], HttpResponse]) -> HttpRes
         logged["status"] = response.status_code
     if entry["endpoint"] in ("token", "revoke", "apps"):
         state.save()  # a no-op unless HELPDESK_OAUTH_SANDBOX["STATE_FILE"] is set
+    if fault is not None and fault.drip > 0:
+        # A streaming answer is no HttpResponse subclass, but Django serves any
+        # HttpResponseBase; the cast keeps the views' annotations as they are.
+        return cast(HttpResponse, _dripped(response, fault))
     return response
 
 
