@@ -29,6 +29,7 @@ from ..conf import app_settings
 from ..exceptions import HelpdeskOAuthError, InvalidClient, InvalidGrant, ProviderError
 from ..models import Installation, ProviderApp, Token
 from ..signals import installation_needs_reauth, token_refresh_failed, token_refreshed
+from . import isolation
 from .creds import with_secret_fallback
 from .tokens import token_fields
 
@@ -127,7 +128,30 @@ def refresh_installation(
     exactly one refreshes, the others return :attr:`Outcome.FRESH` once it is
     done. Raises :class:`RefreshRetryLater` (token untouched) or
     :class:`RefreshFailed`.
+
+    Called inside a transaction of the caller's (``ATOMIC_REQUESTS``, an
+    ``atomic()`` block), the refresh runs on a connection of its own and commits
+    independently (:mod:`.isolation`): a rollback of the caller's transaction
+    can't bring back a refresh token the provider has already spent. On SQLite a
+    transaction begun ``IMMEDIATE`` holds the only write lock, so there the
+    refresh is not attempted (:class:`RefreshRetryLater`; nothing is sent to the
+    provider) and the Celery sweep refreshes the token instead.
     """
+    if isolation.in_caller_transaction():
+        if isolation.caller_holds_sqlite_write_lock():
+            raise RefreshRetryLater(
+                "Not refreshed inside the caller's SQLite transaction (it holds the write "
+                "lock); the background refresh will do it."
+            )
+        return isolation.on_own_connection(
+            _refresh_when_due, installation_id, if_version=if_version, wait=wait
+        )
+    return _refresh_when_due(installation_id, if_version=if_version, wait=wait)
+
+
+def _refresh_when_due(
+    installation_id: int, *, if_version: int | None, wait: float | None
+) -> Outcome:
     owner = uuid.uuid4().hex
     deadline = time.monotonic() + (wait if wait is not None else app_settings.HTTP_TIMEOUT + 5)
     while True:
@@ -203,7 +227,7 @@ def _refresh_holding_lease(installation_id: int, owner: str) -> Outcome:
             refresh_failures=0, last_error="", last_error_at=None
         )
     logger.info(
-        "Refreshed the token of installation %s (%s).", installation.pk, installation.tenant
+        "Refreshed the token of installation %s (%r).", installation.pk, installation.tenant
     )
     token_refreshed.send(Installation, installation=installation)
     return Outcome.REFRESHED
