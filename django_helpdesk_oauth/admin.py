@@ -15,20 +15,24 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import path, reverse
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from . import services
 from .crypto import mask
 from .humanize import expires_in
 from .models import Installation, PendingRevocation, ProviderApp, Token
+from .reporting import sensitive_oauth_view
 from .services.secrets import (
     SecretRotationError,
     clean_secret,
     rotate_via_provider,
     set_client_secret,
 )
+from .services.uninstall import delete_installation
 
 
 class SecretInput(forms.PasswordInput):
@@ -129,6 +133,13 @@ class ProviderAppAdmin(admin.ModelAdmin):
     def secret(self, obj: ProviderApp) -> str:
         return obj.client_secret_hint
 
+    # The create form posts the client secret: keep it out of error reports.
+    @sensitive_variables()
+    @method_decorator(sensitive_post_parameters("client_secret", "new_secret"))
+    @method_decorator(sensitive_oauth_view)
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return super().changeform_view(request, *args, **kwargs)
+
     def get_urls(self) -> list[Any]:
         rotate = self.admin_site.admin_view(self.rotate_secret_view)
         return [
@@ -144,6 +155,9 @@ class ProviderAppAdmin(admin.ModelAdmin):
         url = reverse("admin:helpdesk_oauth_providerapp_rotate", args=[queryset.get().pk])
         return HttpResponseRedirect(url)
 
+    @sensitive_variables()
+    @method_decorator(sensitive_post_parameters("api_key", "new_secret"))
+    @method_decorator(sensitive_oauth_view)
     def rotate_secret_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         app = get_object_or_404(ProviderApp, pk=pk)
         if not self.has_change_permission(request, app):
@@ -268,7 +282,16 @@ class InstallationAdmin(admin.ModelAdmin):
         token = getattr(obj, "token", None)
         return token.last_refreshed_at if token and token.last_refreshed_at else "—"
 
-    @admin.action(description=_("Refresh token now"))
+    def delete_model(self, request: HttpRequest, obj: Installation) -> None:
+        # The refresh token would stay live at the provider: revoke it like an uninstall.
+        delete_installation(obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Installation]) -> None:
+        # One by one (not queryset.delete()) so each refresh token is revoked.
+        for installation in queryset:
+            delete_installation(installation)
+
+    @admin.action(description=_("Refresh token now"), permissions=["change"])
     def refresh_now(self, request: HttpRequest, queryset: QuerySet[Installation]) -> None:
         counts = {"refreshed": 0, "fresh": 0, "skipped": 0, "failed": 0}
         for installation in queryset.select_related("token"):
@@ -296,7 +319,9 @@ class InstallationAdmin(admin.ModelAdmin):
             messages.WARNING if counts["failed"] else messages.SUCCESS,
         )
 
-    @admin.action(description=_("Uninstall (revoke at the provider)"), permissions=["change"])
+    # Delete permission, as the uninstall URL's default hook (views.can_uninstall): the
+    # revocation cannot be undone.
+    @admin.action(description=_("Uninstall (revoke at the provider)"), permissions=["delete"])
     def uninstall_selected(self, request: HttpRequest, queryset: QuerySet[Installation]) -> None:
         done = revoked = 0
         for installation in queryset:

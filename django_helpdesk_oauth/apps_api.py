@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.views.decorators.debug import sensitive_variables
+
 from . import transport
 from .client import raise_for_oauth_error, require_secure
 from .exceptions import ProviderError
 from .providers.base import Provider
 
 
+@sensitive_variables()
 def post_json(provider: Provider, path: str, api_key: str, body: dict[str, Any]) -> dict[str, Any]:
     """POST ``body`` to ``{apps_api_url}{path}`` with ``Bearer api_key``; the JSON answer."""
     url = require_secure(provider.endpoint("apps_api_url").rstrip("/") + path)

@@ -16,13 +16,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from oauthlib.oauth2 import InsecureTransportError, OAuth2Error
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+from oauthlib.oauth2 import InsecureTransportError, WebApplicationClient
 from requests_oauthlib import OAuth2Session
 
 from . import transport
-from .conf import app_settings
 from .exceptions import ConfigurationError, InvalidClient, InvalidGrant, ProviderError
 from .providers.base import Provider
+from .token_response import TokenResponse, decode_body, parse_token_response
 
 logger = logging.getLogger(__name__)
 
@@ -55,23 +57,14 @@ def require_secure(url: str) -> str:
 
 
 def _retry_after(response: requests.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        from email.utils import parsedate_to_datetime
+    """The response's ``Retry-After`` in seconds from now (0 to ``MAX_RETRY_AFTER``), or
+    ``None`` when absent or unusable; never raises (any HTTP-date form, USE_TZ on or off)."""
+    from .timeutil import retry_after_seconds
 
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        from django.utils import timezone
-
-        return max(0.0, (when - timezone.now()).total_seconds())
+    return retry_after_seconds(response.headers.get("Retry-After"))
 
 
+@sensitive_variables()
 def raise_for_oauth_error(
     provider: Provider, response: requests.Response, what: str
 ) -> dict[str, Any]:
@@ -109,29 +102,6 @@ def raise_for_oauth_error(
     )
 
 
-class _Capture:
-    """Compliance hook that checks a token response before oauthlib parses it.
-
-    oauthlib would drop ``expires_in: 0`` and turn HTML error pages into vague
-    errors; we keep the raw JSON and raise our typed errors instead.
-    """
-
-    def __init__(self, provider: Provider, what: str) -> None:
-        self.provider = provider
-        self.what = what
-        self.raw: dict[str, Any] | None = None
-
-    def __call__(self, response: requests.Response) -> requests.Response:
-        self.raw = raise_for_oauth_error(self.provider, response, self.what)
-        if not self.raw.get("access_token"):
-            raise ProviderError(
-                f"{self.provider.name} {self.what}: no access_token in the response.",
-                provider=self.provider.key,
-                status=response.status_code,
-            )
-        return response
-
-
 def _network_error(provider: Provider, what: str, exc: Exception) -> ProviderError:
     kind = "timed out" if isinstance(exc, requests.Timeout) else "could not connect"
     return ProviderError(
@@ -139,22 +109,14 @@ def _network_error(provider: Provider, what: str, exc: Exception) -> ProviderErr
     )
 
 
-def _session(creds: Credentials, what: str, **kwargs: Any) -> tuple[OAuth2Session, _Capture]:
-    session = OAuth2Session(client_id=creds.client_id, **kwargs)
-    # Credentials go to the configured endpoint only, never where a redirect points.
-    session.max_redirects = 0
-    capture = _Capture(creds.provider, what)
-    session.register_compliance_hook("access_token_response", capture)
-    session.register_compliance_hook("refresh_token_response", capture)
-    return session, capture
-
-
 def _auth_kwargs(creds: Credentials) -> dict[str, Any]:
+    """The client authentication for a token request: Basic, or the secret in the body."""
     if creds.provider.client_auth == "basic":
         return {"auth": requests.auth.HTTPBasicAuth(creds.client_id, creds.client_secret)}
-    return {"include_client_id": True, "client_secret": creds.client_secret}
+    return {"body": {"client_id": creds.client_id, "client_secret": creds.client_secret}}
 
 
+@sensitive_variables()
 def authorization_url(
     creds: Credentials,
     *,
@@ -179,57 +141,86 @@ _INSECURE = (
 )
 
 
-def _call(creds: Credentials, what: str, fn: Any, capture: _Capture) -> dict[str, Any]:
-    try:
-        fn()
-    except ProviderError:
-        raise
-    except requests.RequestException as exc:
-        raise _network_error(creds.provider, what, exc) from None
-    except InsecureTransportError:
-        raise ConfigurationError(_INSECURE) from None
-    except (OAuth2Error, Warning, ValueError) as exc:
-        raise ProviderError(
-            f"{creds.provider.name} {what}: unusable response ({type(exc).__name__}).",
-            provider=creds.provider.key,
-        ) from None
-    assert capture.raw is not None
-    return capture.raw
+#: Headers of a token request (what requests-oauthlib sends).
+_TOKEN_HEADERS = {
+    "Accept": "application/json",
+    "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8",
+}
 
 
+def _call(
+    creds: Credentials, what: str, body: str, auth: Any, deadline: float | None
+) -> TokenResponse:
+    """POST a token request and read a 2xx answer with our parser (never oauthlib's).
+
+    Sent through :func:`.transport.request`: whole-call deadline, no redirects,
+    body read up to 1 MiB. A non-2xx answer, or a 2xx carrying an ``error``,
+    raises the matching :class:`ProviderError`; any other 2xx is returned parsed,
+    usable or not, so the caller can keep a rotated refresh token from it.
+    """
+    url = require_secure(creds.provider.endpoint("token_url", creds.tenant))
+    response = transport.request(
+        "POST",
+        url,
+        provider=creds.provider,
+        what=what,
+        deadline=deadline,
+        data=body.encode("utf-8"),
+        headers=_TOKEN_HEADERS,
+        auth=auth,
+    )
+    decoded = decode_body(response.content) if 200 <= response.status_code < 300 else None
+    if decoded is None or (isinstance(decoded, dict) and decoded.get("error")):
+        raise_for_oauth_error(creds.provider, response, what)
+    return parse_token_response(creds.provider, decoded, now=timezone.now())
+
+
+@sensitive_variables()
 def exchange_code(
-    creds: Credentials, *, code: str, redirect_uri: str, code_verifier: str = ""
-) -> dict[str, Any]:
-    """Exchange an authorization code; return the raw token response."""
-    url = require_secure(creds.provider.endpoint("token_url", creds.tenant))
-    session, capture = _session(creds, "token exchange", redirect_uri=redirect_uri)
-    extra = {"code_verifier": code_verifier} if code_verifier else {}
+    creds: Credentials,
+    *,
+    code: str,
+    redirect_uri: str,
+    code_verifier: str = "",
+    deadline: float | None = None,
+) -> TokenResponse:
+    """Exchange an authorization code (with the PKCE ``code_verifier`` when given).
 
-    def fetch() -> None:
-        session.fetch_token(
-            url, code=code, timeout=app_settings.HTTP_TIMEOUT, **_auth_kwargs(creds), **extra
-        )
-
-    return _call(creds, "token exchange", fetch, capture)
-
-
-def refresh(creds: Credentials, *, refresh_token: str) -> dict[str, Any]:
-    """Use ``refresh_token``; return the raw token response."""
-    url = require_secure(creds.provider.endpoint("token_url", creds.tenant))
-    session, capture = _session(creds, "token refresh")
-    if creds.provider.client_auth == "basic":
-        kwargs: dict[str, Any] = _auth_kwargs(creds)
-    else:
-        kwargs = {"client_id": creds.client_id, "client_secret": creds.client_secret}
-
-    def fetch() -> None:
-        session.refresh_token(
-            url, refresh_token=refresh_token, timeout=app_settings.HTTP_TIMEOUT, **kwargs
-        )
-
-    return _call(creds, "token refresh", fetch, capture)
+    Returns the parsed 2xx answer, a :class:`~.token_response.TokenResponse`, which
+    may be unusable (``.problem``) yet hold a refresh token. ``deadline`` is a
+    :func:`time.monotonic` value bounding the whole call (default ``HTTP_TIMEOUT``
+    seconds from now). Raises :class:`ProviderError` (:class:`InvalidGrant`,
+    :class:`InvalidClient`, ``ResponseTooLarge``, network errors and the deadline
+    with ``status=None``) or :class:`ConfigurationError` for a non-HTTPS endpoint.
+    """
+    auth = _auth_kwargs(creds)
+    body = WebApplicationClient(creds.client_id).prepare_request_body(
+        code=code,
+        redirect_uri=redirect_uri,
+        # With Basic the client id travels in the header only (RFC 6749 §2.3.1).
+        include_client_id="body" in auth,
+        code_verifier=code_verifier or None,
+        **({"client_secret": creds.client_secret} if "body" in auth else {}),
+    )
+    return _call(creds, "token exchange", body, auth.get("auth"), deadline)
 
 
+@sensitive_variables()
+def refresh(
+    creds: Credentials, *, refresh_token: str, deadline: float | None = None
+) -> TokenResponse:
+    """Use ``refresh_token``; return the parsed 2xx answer (see :func:`exchange_code`).
+
+    Same errors and ``deadline`` as :func:`exchange_code`.
+    """
+    auth = _auth_kwargs(creds)
+    body = WebApplicationClient(creds.client_id).prepare_refresh_body(
+        refresh_token=refresh_token, **auth.get("body", {})
+    )
+    return _call(creds, "token refresh", body, auth.get("auth"), deadline)
+
+
+@sensitive_variables()
 def revoke(
     creds: Credentials,
     *,

@@ -119,7 +119,7 @@ class OAuthExceptionReporterFilter(SafeExceptionReporterFilter):
                         key: SUBSTITUTE if key in SENSITIVE_PARAMETERS else item
                         for key, item in value.items()
                     }
-            except Exception:  # noqa: BLE001  (an odd mapping is shown as Django would)
+            except Exception:  # an odd mapping is shown as Django would show it
                 return value
         return value
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from datetime import timedelta
 from typing import Any
@@ -9,11 +10,14 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from .conf import app_settings
-from .exceptions import NotInstalled
+from .exceptions import NotInstalled, RedirectRefused, UnusableAccessToken
 from .models import Installation, Token
+from .services import isolation
 from .services.refresh import RefreshFailed, RefreshRetryLater, refresh_installation
+from .token_response import header_safe
 
 
 class InstallationSession(requests.Session):
@@ -41,8 +45,8 @@ class InstallationSession(requests.Session):
     def __repr__(self) -> str:
         return f"<InstallationSession installation={self.installation_id} base={self.base_url!r}>"
 
-    def _token(self) -> Token:
-        token = (
+    def _read_token(self) -> Token | None:
+        return (
             Token.objects.filter(
                 installation_id=self.installation_id,
                 installation__status=Installation.Status.ACTIVE,
@@ -50,6 +54,15 @@ class InstallationSession(requests.Session):
             .only("access_token", "token_type", "expires_at", "refresh_count")
             .first()
         )
+
+    def _token(self) -> Token:
+        if isolation.in_caller_transaction() and not isolation.caller_holds_sqlite_write_lock():
+            # The refresh commits on a connection of its own; read there too, or a
+            # snapshot of the caller's transaction (SQLite WAL, REPEATABLE READ) would
+            # keep handing back the token it replaced.
+            token = isolation.on_own_connection(self._read_token)
+        else:
+            token = self._read_token()
         if token is None:
             self._cached = None
             raise NotInstalled(f"Installation {self.installation_id} has no usable token.")
@@ -78,6 +91,7 @@ class InstallationSession(requests.Session):
             token = self._token()
         return token
 
+    @sensitive_variables()
     def request(  # type: ignore[override]
         self, method: str | bytes, url: str | bytes, **kwargs: Any
     ) -> requests.Response:
@@ -106,9 +120,76 @@ class InstallationSession(requests.Session):
             response = self._send_with(current, method, url, **kwargs)
         return response
 
+    def resolve_redirects(
+        self, resp: requests.Response, req: requests.PreparedRequest, *args: Any, **kwargs: Any
+    ) -> Any:
+        """Follow redirects within the API origin only; raise :class:`RedirectRefused` before
+        one off it is sent (requests would strip the header, but hand back the foreign answer).
+
+        ``allow_redirects=False`` (requests then only *prepares* the next hop) is left alone.
+        """
+        if kwargs.get("yield_requests"):
+            yield from super().resolve_redirects(resp, req, *args, **kwargs)
+            return
+        # The generator sends a hop when asked for it: check each response's target first.
+        self._refuse_off_origin(resp)
+        for hop in super().resolve_redirects(resp, req, *args, **kwargs):
+            self._refuse_off_origin(hop)
+            yield hop
+
+    def _refuse_off_origin(self, resp: requests.Response) -> None:
+        target = self.get_redirect_target(resp)
+        if target is None:
+            return
+        location = _origin(urljoin(resp.url, target))
+        if location != _origin(self.base_url):
+            resp.close()
+            raise RedirectRefused(resp.status_code, _origin_text(location))
+
     def _send_with(
         self, token: Token, method: str | bytes, url: str, **kwargs: Any
     ) -> requests.Response:
+        if not header_safe(token.access_token):
+            token = self._replace_unusable(token)
         headers = dict(kwargs.pop("headers", None) or {})
         headers["Authorization"] = f"Bearer {token.access_token}"
         return super().request(method, url, headers=headers, **kwargs)
+
+    def _replace_unusable(self, token: Token) -> Token:
+        """Refresh once a stored access token that cannot go in a header, and re-read it.
+
+        Such a row was written before token answers were checked, or is the empty
+        access token a salvaged install stores. Raises :class:`UnusableAccessToken`
+        (naming no token) when the refresh does not give a usable one; sending it
+        would raise a ``UnicodeEncodeError``/``ValueError`` whose text holds the token.
+        """
+        # A failure is recorded on the installation; the check below decides.
+        with contextlib.suppress(RefreshFailed, RefreshRetryLater):
+            refresh_installation(self.installation_id, if_version=token.refresh_count)
+        current = self._token()
+        if not header_safe(current.access_token):
+            raise UnusableAccessToken(
+                f"Installation {self.installation_id}'s stored access token cannot be sent in "
+                "an HTTP header and could not be refreshed (see its last error)."
+            )
+        return current
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """``(scheme, host, port)`` with the defaults filled in; ``("", "", None)`` if unparsable."""
+    try:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        return scheme, (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(scheme)
+    except ValueError:  # a port that is not a number, a malformed IPv6 host
+        return "", "", None
+
+
+def _origin_text(origin: tuple[str, str, int | None]) -> str:
+    scheme, host, port = origin
+    if not host:
+        return "an unparsable URL"
+    return f"{scheme}://{host}" + ("" if port == _DEFAULT_PORTS.get(scheme) else f":{port}")

@@ -25,6 +25,7 @@ import time
 from typing import Any
 
 import requests
+from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -173,6 +174,7 @@ class _TooLarge(Exception):
         self.status = status
 
 
+@sensitive_variables()
 def request(
     method: str,
     url: str,

@@ -19,18 +19,21 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 
 from . import services
 from .conf import app_settings
 from .exceptions import FlowError
 from .models import Installation, ProviderApp
+from .reporting import sensitive_oauth_view
 
 logger = logging.getLogger(__name__)
 
 
 def _error_page(request: HttpRequest, exc: FlowError, app: object = None) -> HttpResponse:
-    logger.info("Install flow refused (%s): %s", type(exc).__name__, exc.public_message)
+    # %r: the message may quote request input (a tenant with a newline must not forge a line).
+    logger.info("Install flow refused (%s): %r", type(exc).__name__, exc.public_message)
     return render(
         request,
         "helpdesk_oauth/error.html",
@@ -75,6 +78,8 @@ def _flow_view(
     return wrapper
 
 
+@sensitive_variables()
+@sensitive_oauth_view
 @never_cache
 @require_GET
 @_flow_view
@@ -98,6 +103,8 @@ def install(request: HttpRequest, app: ProviderApp) -> HttpResponse:
     return HttpResponseRedirect(url)
 
 
+@sensitive_variables()
+@sensitive_oauth_view
 @never_cache
 @require_GET
 @_flow_view
@@ -107,11 +114,26 @@ def callback(request: HttpRequest, app: ProviderApp) -> HttpResponse:
     return HttpResponseRedirect(success_url())
 
 
+#: The model permission the default hook (and the admin's uninstall action) requires.
+UNINSTALL_MODEL_PERMISSION = "helpdesk_oauth.delete_installation"
+
+
 def can_uninstall(user: object, installation: Installation) -> bool:
-    """Default permission hook: staff users may uninstall any installation."""
-    return bool(getattr(user, "is_active", False) and getattr(user, "is_staff", False))
+    """Default permission hook: the user holds ``helpdesk_oauth.delete_installation``.
+
+    Delete, not change: an uninstall revokes the grant at the provider and erases
+    the tokens, which cannot be undone — the same effect as deleting the
+    installation in the admin (which revokes too). Change permission still allows
+    "Refresh token now". Superusers hold every permission; inactive users none.
+    """
+    has_perm = getattr(user, "has_perm", None)
+    return bool(
+        getattr(user, "is_active", False) and has_perm and has_perm(UNINSTALL_MODEL_PERMISSION)
+    )
 
 
+@sensitive_variables()
+@sensitive_oauth_view
 @never_cache
 @csrf_protect
 @require_POST
@@ -119,7 +141,9 @@ def uninstall(request: HttpRequest, pk: int) -> HttpResponse:
     """Revoke at the provider, erase the tokens, mark the installation uninstalled.
 
     Who may: ``HELPDESK_OAUTH["UNINSTALL_PERMISSION"]`` (a dotted path to
-    ``fn(user, installation) -> bool``), by default staff users.
+    ``fn(user, installation) -> bool``), by default users holding the
+    ``helpdesk_oauth.delete_installation`` permission (:func:`can_uninstall`).
+    Anyone else gets a 403 page and nothing changes.
     """
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())

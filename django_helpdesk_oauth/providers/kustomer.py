@@ -2,21 +2,40 @@
 
 Quirks (DESIGN.md): client credentials in the form body only; ``offline_access``
 is needed for a refresh token; each refresh returns a new refresh token and
-spends the old one; no revoke endpoint; PKCE S256. The default endpoints are
-the seed document's global host; :data:`PER_ORG_ENDPOINTS` are the current
-docs' per-org hosts, selected through ``HELPDESK_OAUTH["PROVIDERS"]["kustomer"]``.
+spends the old one; no revoke endpoint; PKCE S256.
+
+Endpoints: the default is the current docs' per-org set (:data:`PER_ORG_ENDPOINTS`):
+the code is redeemed at the org's own token host, which refuses another org's
+codes. The seed's global set (:data:`GLOBAL_ENDPOINTS`) stays selectable::
+
+    from django_helpdesk_oauth.providers.kustomer import GLOBAL_ENDPOINTS
+    HELPDESK_OAUTH = {"PROVIDERS": {"kustomer": GLOBAL_ENDPOINTS}}
+
+With it, one token endpoint takes every org's codes and the user picks the org
+on the consent page, so after the exchange the org is confirmed through its own
+API host (:attr:`KustomerProvider.tenant_check_path`) before anything is stored.
 """
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
+
+from django.views.decorators.debug import sensitive_variables
 
 from .base import Provider
 
-#: The endpoint set of Kustomer's current docs (per-org hosts).
+#: The endpoint set of Kustomer's current docs (per-org hosts): the default.
 PER_ORG_ENDPOINTS = {
     "authorize_url": "https://{tenant}.kustomerapp.com/oauth/authorize",
     "token_url": "https://{tenant}.api.kustomerapp.com/oauth/token",
+}
+
+#: The seed document's global endpoints (``api.apps.kustomerapp.com``): one
+#: consent page where the user picks the org, one token endpoint for every org.
+GLOBAL_ENDPOINTS = {
+    "authorize_url": "https://api.apps.kustomerapp.com/oauth/authorize",
+    "token_url": "https://api.apps.kustomerapp.com/oauth/token",
 }
 
 
@@ -24,8 +43,7 @@ class KustomerProvider(Provider):
     key = "kustomer"
     name = "Kustomer"
     endpoints = {
-        "authorize_url": "https://api.apps.kustomerapp.com/oauth/authorize",
-        "token_url": "https://api.apps.kustomerapp.com/oauth/token",
+        **PER_ORG_ENDPOINTS,
         # A token works only in the region (host) that issued it.
         "api_base_url": "https://{tenant}.api.kustomerapp.com/v1/",
         "apps_api_url": "https://api.kustomerapp.com",
@@ -42,6 +60,39 @@ class KustomerProvider(Provider):
     pkce = True
     nonce = False
 
+    # Kustomer documents no OAuth revoke endpoint: tokens of another org, redeemed
+    # through the global set and refused by the org check, can only be dropped.
+    #: ``GET https://{org}.api.kustomerapp.com/v1/users/current`` with the new token:
+    #: the org's own API host answers it for that org's tokens only (401 otherwise).
+    #: The call and its answer's shape (a JSON:API user whose org is at
+    #: ``data.relationships.org.data.id``) come from a secondary source
+    #: (PROVIDERS.md [K6]); Kustomer's API docs ([K2]) say a token works only on the
+    #: ``{org}.api.kustomerapp.com`` host (the region) that issued it.
+    tenant_check_path = "users/current"
+
+    def tenant_from_identity(self, body: Any) -> str | None:
+        """The org name in a ``users/current`` answer, when it carries one.
+
+        The user resource names its org by id only; when the answer includes that
+        org resource (JSON:API ``included``, type ``org``), its ``attributes.name``
+        is the org name (the subdomain) and is returned. ``None`` otherwise: then
+        the org's own host answering 2xx is the confirmation.
+        """
+        if not isinstance(body, dict):
+            return None
+        org_id: Any = body.get("data")
+        for key in ("relationships", "org", "data", "id"):  # data.relationships.org.data.id
+            org_id = org_id.get(key) if isinstance(org_id, dict) else None
+        if not isinstance(org_id, str):
+            return None
+        included = body.get("included")
+        for item in included if isinstance(included, list) else ():
+            if isinstance(item, dict) and item.get("type") == "org" and item.get("id") == org_id:
+                attributes = item.get("attributes")
+                name = attributes.get("name") if isinstance(attributes, dict) else None
+                return name if isinstance(name, str) else None
+        return None
+
     def extra_authorize_params(self, tenant: str) -> dict[str, str]:
         """The org as a hint: the global endpoint cannot tell which org the user meant
         (the sandbox pre-fills its consent page with it; servers ignore unknown params)."""
@@ -51,6 +102,7 @@ class KustomerProvider(Provider):
     supports_secret_rotation = True
     supports_app_registration = True
 
+    @sensitive_variables()
     def rotate_client_secret(self, *, provider_app_name: str, api_key: str) -> str:
         """``POST /v1/apps/available/{app}/secret``; the old secret stops working."""
         from .. import apps_api  # here, not at import time: apps_api imports the client
@@ -65,6 +117,7 @@ class KustomerProvider(Provider):
             raise apps_api.ProviderError("The apps API answer has no clientSecret.")
         return secret
 
+    @sensitive_variables()
     def register_app(self, *, name: str, title: str, api_key: str) -> tuple[str, str]:
         """``POST /v1/apps/available`` with the minimal private app definition."""
         from .. import apps_api

@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import TypeVar
 
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from .. import client
 from ..conf import app_settings
@@ -25,6 +26,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+@sensitive_variables()
 def credentials(app: ProviderApp, tenant: str, *, secret: str | None = None) -> client.Credentials:
     """The client credentials of ``app`` for ``tenant``."""
     return client.Credentials(
@@ -35,6 +37,7 @@ def credentials(app: ProviderApp, tenant: str, *, secret: str | None = None) -> 
     )
 
 
+@sensitive_variables()
 def previous_secret(app: ProviderApp) -> str:
     """The previous secret while the grace window is open, else ``""``."""
     if not app.previous_client_secret or app.secret_rotated_at is None:
@@ -43,6 +46,7 @@ def previous_secret(app: ProviderApp) -> str:
     return app.previous_client_secret if timezone.now() < app.secret_rotated_at + window else ""
 
 
+@sensitive_variables()
 def with_secret_fallback(
     app: ProviderApp, tenant: str, call: Callable[[client.Credentials], T]
 ) -> T:

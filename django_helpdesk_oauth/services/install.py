@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from .. import client
 from ..conf import app_settings
@@ -28,15 +29,21 @@ from ..exceptions import (
     UnknownProvider,
 )
 from ..models import AuthorizationRequest, Installation, ProviderApp, Token
+from ..providers import Provider
 from ..signals import installation_completed
+from ..token_response import TokenResponse
 from .creds import credentials, with_secret_fallback
-from .tokens import token_fields
+from .identity import confirm_tenant
+from .tokens import token_fields, unusable
+from .uninstall import queue_revocation, schedule_revocation, stored_refresh_token
 
 logger = logging.getLogger(__name__)
 
 #: Session key holding the random value that binds pending flows to this browser.
 SESSION_BINDING_KEY = "helpdesk_oauth_binding"
 MAX_PARAM_LENGTH = 2048
+#: Pending authorization requests kept per browser; starting another drops the oldest.
+MAX_PENDING_PER_BROWSER = 5
 
 
 def _digest(value: str) -> str:
@@ -71,6 +78,7 @@ def get_app(slug: str) -> ProviderApp:
     return app
 
 
+@sensitive_variables()
 def begin_install(
     app: ProviderApp, raw_tenant: Any, *, session: Any, redirect_uri: str, user: Any = None
 ) -> str:
@@ -92,11 +100,12 @@ def begin_install(
     )
     # Expired requests are dead weight; drop them while we are here (indexed).
     AuthorizationRequest.objects.filter(expires_at__lt=now - timedelta(hours=1)).delete()
+    binding = _browser_binding(session, create=True)
     AuthorizationRequest.objects.create(
         state_hash=_digest(state),
         app=app,
         tenant=tenant,
-        browser_binding=_browser_binding(session, create=True),
+        browser_binding=binding,
         nonce=nonce,
         code_verifier=verifier,
         redirect_uri=redirect_uri,
@@ -105,7 +114,25 @@ def begin_install(
         created_at=now,
         expires_at=now + timedelta(seconds=app_settings.STATE_TTL),
     )
+    _keep_newest_requests(binding)
     return url
+
+
+def _keep_newest_requests(binding: str) -> None:
+    """Keep this browser's newest :data:`MAX_PENDING_PER_BROWSER` pending requests.
+
+    A browser reloading the install URL (or an anonymous script reusing its
+    cookie) can't pile up rows; a user retrying, or with a few tabs open, still
+    finishes with any of the newest ones. Indexed on ``browser_binding``.
+    """
+    older = (
+        AuthorizationRequest.objects.filter(browser_binding=binding)
+        .order_by("-created_at", "-pk")
+        .values_list("pk", flat=True)[MAX_PENDING_PER_BROWSER:]
+    )
+    stale = list(older)
+    if stale:
+        AuthorizationRequest.objects.filter(pk__in=stale).delete()
 
 
 def _single(query: Mapping[str, Any], name: str) -> str | None:
@@ -145,6 +172,39 @@ class InstallResult:
     created: bool
 
 
+@sensitive_variables()
+def _fields_to_store(
+    provider: Provider, raw: TokenResponse, *, app_slug: str, tenant: str
+) -> tuple[dict[str, Any], str]:
+    """The ``Token`` fields to store from the exchange's answer, and the problem to record.
+
+    The code is spent once the provider answered 2xx, so its answer is kept as far
+    as it is usable. An unusable access token (not a string, not sendable in a
+    header, a non-Bearer type, a body that is not a JSON object) with a usable
+    refresh token still installs: the refresh token is stored with an empty access
+    token due now, so the first ``api_session()`` call or sweep refreshes it, and
+    the installation's ``last_error`` says why (no token in it). With no usable
+    refresh token either there is nothing to keep: :class:`TokenExchangeFailed`
+    (502, nothing written).
+    """
+    now = timezone.now()
+    if raw.usable:
+        return token_fields(provider, raw, now=now), ""
+    problem = unusable(provider, raw, "token exchange")
+    logger.warning("Install of %s for tenant %r: %s", app_slug, tenant, problem)
+    if not raw.refresh_token:
+        raise TokenExchangeFailed()
+    fields = {
+        "access_token": "",
+        "refresh_token": raw.refresh_token,
+        "token_type": raw.token_type,
+        "scope": raw.scope,
+        "expires_at": now,
+    }
+    return fields, str(problem)[:255]
+
+
+@sensitive_variables()
 def complete_install(
     app: ProviderApp, query: Mapping[str, Any], *, session: Any, user: Any = None
 ) -> InstallResult:
@@ -175,7 +235,7 @@ def complete_install(
             ),
         )
     except ProviderError as exc:
-        logger.warning("Install of %s for tenant %s failed: %s", app.slug, tenant, exc)
+        logger.warning("Install of %s for tenant %r failed: %s", app.slug, tenant, exc)
         failure = TokenExchangeFailed()
         # A rejected code is bad input (4xx); an unreachable provider is a gateway error.
         failure.status = 400 if isinstance(exc, InvalidGrant) or not exc.transient else 502
@@ -186,7 +246,10 @@ def complete_install(
         client_id=app.client_id,
         scopes=auth_request.scopes.split(),
     )
-    fields = token_fields(provider, raw, now=timezone.now())
+    # A token endpoint shared by every tenant (Kustomer's global set) takes another
+    # org's code too: the tenant's own API host confirms it before anything is stored.
+    confirm_tenant(provider, tenant, raw, app_slug=app.slug)
+    fields, problem = _fields_to_store(provider, raw, app_slug=app.slug, tenant=tenant)
     user = auth_request.user or (user if getattr(user, "is_authenticated", False) else None)
     with transaction.atomic():
         installation, created = Installation.objects.select_for_update().get_or_create(
@@ -196,10 +259,11 @@ def complete_install(
         installation.installed_by = user or installation.installed_by
         installation.installed_at = timezone.now()
         installation.uninstalled_at = None
-        installation.last_error = ""
-        installation.last_error_at = None
+        installation.last_error = problem
+        installation.last_error_at = timezone.now() if problem else None
         installation.refresh_failures = 0
         installation.save()
+        replaced = stored_refresh_token(installation)
         Token.objects.update_or_create(
             installation=installation,
             defaults={
@@ -209,6 +273,12 @@ def complete_install(
                 "lease_expires_at": None,
             },
         )
-    logger.info("Installed %s for tenant %s (installation %s).", app.slug, tenant, installation.pk)
+        if replaced != fields["refresh_token"]:
+            # The replaced grant would stay live at the provider: revoke it in the
+            # background (not here: the user's callback doesn't wait on the provider).
+            pending = queue_revocation(app, tenant, replaced)
+            if pending is not None:
+                transaction.on_commit(lambda: schedule_revocation(pending))
+    logger.info("Installed %s for tenant %r (installation %s).", app.slug, tenant, installation.pk)
     installation_completed.send(Installation, installation=installation, created=created)
     return InstallResult(installation, created)

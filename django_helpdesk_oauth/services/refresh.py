@@ -23,15 +23,17 @@ from typing import Any
 
 from django.db.models import F, Q
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from .. import client
 from ..conf import app_settings
 from ..exceptions import HelpdeskOAuthError, InvalidClient, InvalidGrant, ProviderError
 from ..models import Installation, ProviderApp, Token
 from ..signals import installation_needs_reauth, token_refresh_failed, token_refreshed
+from ..token_response import TokenResponse
 from . import isolation
 from .creds import with_secret_fallback
-from .tokens import token_fields
+from .tokens import salvage_fields, token_fields, unusable
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +121,7 @@ def _still_due(row: Mapping[str, Any], now: datetime, version: int | None) -> bo
     return bool(row["expires_at"] <= now + timedelta(seconds=app_settings.REFRESH_MARGIN))
 
 
+@sensitive_variables()
 def refresh_installation(
     installation_id: int, *, if_version: int | None = None, wait: float | None = None
 ) -> Outcome:
@@ -184,6 +187,7 @@ def _refresh_with_lease(installation_id: int, owner: str) -> Outcome:
         raise
 
 
+@sensitive_variables()
 def _refresh_holding_lease(installation_id: int, owner: str) -> Outcome:
     snap = _snapshot(installation_id)
     assert snap is not None  # we hold a lease on its row
@@ -203,6 +207,9 @@ def _refresh_holding_lease(installation_id: int, owner: str) -> Outcome:
     except ProviderError as exc:
         # The lease is released by _refresh_with_lease as this propagates.
         raise _record_failure(snap, exc, version) from None
+    if not raw.usable:
+        # The lease is released by _refresh_with_lease as this propagates.
+        raise _keep_what_is_usable(snap, raw, version)
     now = timezone.now()
     fields = token_fields(
         app.provider_spec, raw, now=now, previous_refresh_token=token.refresh_token
@@ -231,6 +238,34 @@ def _refresh_holding_lease(installation_id: int, owner: str) -> Outcome:
     )
     token_refreshed.send(Installation, installation=installation)
     return Outcome.REFRESHED
+
+
+def _keep_what_is_usable(
+    snap: _Snapshot, parsed: TokenResponse, version: int
+) -> RefreshRetryLater | RefreshFailed:
+    """A 2xx whose access token is unusable: store its rotated refresh token, then retry.
+
+    The provider has spent the refresh token we sent (Kustomer rotates), so a new
+    one in the answer is written now, in this step, or the customer is lost. The
+    old access token and its expiry stay (the token is still due, so the retry
+    uses the new refresh token); ``refresh_count`` moves on so the version guard
+    and a waiter's ``if_version`` see the change. The failure is booked on the
+    installation like any transient one (:class:`UnusableTokenResponse`).
+    """
+    token = snap.token
+    kept = salvage_fields(parsed, previous_refresh_token=token.refresh_token)
+    if kept:
+        saved = Token.objects.filter(pk=token.pk, refresh_count=version).update(
+            **kept, refresh_count=F("refresh_count") + 1, lease_owner="", lease_expires_at=None
+        )
+        if saved:
+            version += 1
+        else:
+            logger.warning(
+                "Refresh result for installation %s discarded: a newer token exists.",
+                snap.installation.pk,
+            )
+    return _record_failure(snap, unusable(snap.app.provider_spec, parsed, "token refresh"), version)
 
 
 def _expired_without_refresh_token(installation: Installation) -> None:

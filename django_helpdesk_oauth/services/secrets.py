@@ -12,6 +12,7 @@ from datetime import timedelta
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from ..conf import app_settings
 from ..exceptions import ConfigurationError, HelpdeskOAuthError
@@ -25,6 +26,7 @@ class SecretRotationError(HelpdeskOAuthError):
     """The secret could not be rotated (bad input, or the provider refused)."""
 
 
+@sensitive_variables()
 def clean_secret(value: str | None, *, what: str = "client secret") -> str:
     """``value`` stripped; :class:`SecretRotationError` if empty, spaced or over-long."""
     value = (value or "").strip()
@@ -35,6 +37,7 @@ def clean_secret(value: str | None, *, what: str = "client secret") -> str:
     return value
 
 
+@sensitive_variables()
 def set_client_secret(app: ProviderApp, new_secret: str, *, actor: str = "") -> ProviderApp:
     """Store ``new_secret`` (e.g. pasted from the provider's portal), keep the old one for
     the grace window, send ``client_secret_rotated``."""
@@ -50,12 +53,13 @@ def set_client_secret(app: ProviderApp, new_secret: str, *, actor: str = "") -> 
         locked.last_error_at = None
         locked.save()
     logger.info(
-        "Provider app %s: client secret rotated%s.", app.slug, f" by {actor}" if actor else ""
+        "Provider app %s: client secret rotated%s.", app.slug, f" by {actor!r}" if actor else ""
     )
     client_secret_rotated.send(ProviderApp, app=locked)
     return locked
 
 
+@sensitive_variables()
 def rotate_via_provider(app: ProviderApp, api_key: str, *, actor: str = "") -> ProviderApp:
     """Have the provider generate a new secret (Kustomer's apps API) and store it.
 
@@ -81,6 +85,7 @@ def rotate_via_provider(app: ProviderApp, api_key: str, *, actor: str = "") -> P
     return set_client_secret(app, secret, actor=actor)
 
 
+@sensitive_variables()
 def register_app(
     *,
     provider_key: str,

@@ -12,12 +12,14 @@ import random
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from .. import client
-from ..exceptions import ProviderError
-from ..models import Installation, PendingRevocation
+from ..exceptions import DecryptionError, HelpdeskOAuthError, ProviderError
+from ..models import Installation, PendingRevocation, ProviderApp, Token
 from ..signals import installation_uninstalled
 from .creds import with_secret_fallback
 
@@ -38,6 +40,7 @@ class UninstallResult:
     already: bool = False
 
 
+@sensitive_variables()
 def uninstall(installation: Installation, *, revoke: bool = True) -> UninstallResult:
     """Uninstall ``installation``; idempotent (a second call changes nothing)."""
     with transaction.atomic():
@@ -65,7 +68,7 @@ def uninstall(installation: Installation, *, revoke: bool = True) -> UninstallRe
         schedule_revocation(pending)
     else:
         pending = None
-    logger.info("Uninstalled installation %s (%s); revoked=%s.", locked.pk, locked.tenant, revoked)
+    logger.info("Uninstalled installation %s (%r); revoked=%s.", locked.pk, locked.tenant, revoked)
     installation_uninstalled.send(Installation, installation=locked, revoked=revoked)
     return UninstallResult(locked, revoked=revoked, pending=pending)
 
@@ -75,36 +78,154 @@ def schedule_revocation(pending: PendingRevocation) -> None:
     from ..tasks import revoke_pending_token
 
     countdown = max(0.0, (pending.next_attempt_at - timezone.now()).total_seconds())
-    revoke_pending_token.apply_async((pending.pk,), countdown=countdown)
+    try:
+        revoke_pending_token.apply_async((pending.pk,), countdown=countdown)
+    except Exception as exc:
+        # Called after the uninstall committed (a broker outage must not turn it into a
+        # 500); the beat sweep re-queues revocations whose retry was never queued.
+        logger.warning(
+            "Could not queue the revocation retry for %r (%s); the sweep will.",
+            pending.tenant,
+            type(exc).__name__,
+        )
 
 
 def _backoff(attempts: int) -> float:
     return min(3600.0, 30.0 * 2 ** max(0, attempts - 1)) * random.uniform(0.8, 1.2)  # noqa: S311
 
 
+@sensitive_variables()
 def attempt_revocation(pending: PendingRevocation) -> bool:
-    """Try one revocation; True if the provider confirmed it.
+    """Try one revocation; True if the provider confirmed it. Never raises.
 
     The row is deleted when done, and also when retrying cannot help
-    (``invalid_grant``, other 4xx, too many attempts); otherwise it is
-    rescheduled with backoff that honours ``Retry-After``.
+    (``invalid_grant``, other 4xx, ``MAX_REVOKE_ATTEMPTS`` reached). Any other
+    failure (timeout, 5xx, 429, but also a misconfiguration or a bug) counts as
+    one attempt: see :func:`record_failed_attempt`.
     """
     try:
         with_secret_fallback(
             pending.app, pending.tenant, lambda creds: client.revoke(creds, token=pending.token)
         )
-    except ProviderError as exc:
-        pending.attempts += 1
-        if not exc.transient or pending.attempts >= MAX_REVOKE_ATTEMPTS:
-            # invalid_grant / 4xx: nothing left to revoke, or nothing we can fix by retrying.
-            logger.warning("Revocation for %s abandoned: %s", pending.tenant, exc)
-            pending.delete()
-            return False
-        delay = max(exc.retry_after or 0.0, _backoff(pending.attempts))
-        pending.last_error = str(exc)[:255]
-        pending.next_attempt_at = timezone.now() + timedelta(seconds=delay)
-        pending.save(update_fields=["attempts", "last_error", "next_attempt_at"])
-        logger.info("Revocation for %s will be retried: %s", pending.tenant, exc)
+    except Exception as exc:
+        # The uninstall that queued this has committed: whatever went wrong is one
+        # attempt with backoff, never an error for the view, admin or command.
+        record_failed_attempt(pending, exc)
         return False
     pending.delete()
     return True
+
+
+def record_failed_attempt(pending: PendingRevocation, exc: BaseException) -> None:
+    """Count ``exc`` as one failed attempt of ``pending``.
+
+    Abandons it (row deleted, ``pending.pk`` set to ``None``) on a permanent
+    provider answer (4xx) or once ``MAX_REVOKE_ATTEMPTS`` is reached; otherwise
+    sets ``attempts``, ``last_error`` and ``next_attempt_at`` (exponential backoff,
+    never sooner than the provider's ``Retry-After``). ``pending.pk`` is also
+    ``None`` afterwards when the row was gone already (another worker finished it).
+    """
+    pending.attempts += 1
+    reason = _describe(exc)
+    permanent = isinstance(exc, ProviderError) and not exc.transient
+    if permanent or pending.attempts >= MAX_REVOKE_ATTEMPTS:
+        # invalid_grant / 4xx: nothing left to revoke, or nothing we can fix by retrying.
+        logger.warning(
+            "Revocation for %r abandoned after %d attempt(s): %s",
+            pending.tenant,
+            pending.attempts,
+            reason,
+        )
+        PendingRevocation.objects.filter(pk=pending.pk).delete()
+        pending.pk = None
+        return
+    retry_after = exc.retry_after if isinstance(exc, ProviderError) else None
+    delay = max(retry_after or 0.0, _backoff(pending.attempts))
+    pending.last_error = reason[:255]
+    pending.next_attempt_at = timezone.now() + timedelta(seconds=delay)
+    # A conditional UPDATE, not save(): the row may have been finished meanwhile.
+    updated = PendingRevocation.objects.filter(pk=pending.pk).update(
+        attempts=pending.attempts,
+        last_error=pending.last_error,
+        next_attempt_at=pending.next_attempt_at,
+    )
+    if not updated:
+        pending.pk = None
+        return
+    logger.info(
+        "Revocation for %r will be retried in %d s: %s", pending.tenant, round(delay), reason
+    )
+
+
+def _describe(exc: BaseException) -> str:
+    """A message safe to store and log: our errors never hold a token or secret;
+    anything else might (a ``UnicodeEncodeError`` quotes its input), so only its type."""
+    if isinstance(exc, HelpdeskOAuthError | ImproperlyConfigured):
+        return str(exc) or type(exc).__name__
+    return f"unexpected {type(exc).__name__} during revocation"
+
+
+@sensitive_variables()
+def queue_revocation(app: ProviderApp, tenant: str, refresh_token: str) -> PendingRevocation | None:
+    """Store ``refresh_token`` for revocation at the provider; ``None`` when there is
+    nothing to do (no token, or the provider has no revocation).
+
+    Call it inside the transaction that drops the token locally, so the two stand
+    or fall together; then :func:`revoke_or_retry` (now) or :func:`schedule_revocation`
+    (background) after the commit.
+    """
+    if not refresh_token or not app.provider_spec.supports_revoke:
+        return None
+    return PendingRevocation.objects.create(app=app, tenant=tenant, token=refresh_token)
+
+
+@sensitive_variables()
+def stored_refresh_token(installation: Installation) -> str:
+    """The installation's stored refresh token; ``""`` if none or unreadable (a wrong
+    encryption key: nothing we could revoke with)."""
+    try:
+        value = (
+            Token.objects.filter(installation=installation)
+            .values_list("refresh_token", flat=True)
+            .first()
+        )
+    except DecryptionError:
+        logger.warning(
+            "Installation %s: stored refresh token unreadable; not revoked.", installation.pk
+        )
+        return ""
+    return value or ""
+
+
+def revoke_or_retry(pending: PendingRevocation) -> bool:
+    """One attempt now (:func:`attempt_revocation`); if still pending, the background
+    retry is queued. True if the provider confirmed the revocation."""
+    revoked = attempt_revocation(pending)
+    if pending.pk is not None:
+        schedule_revocation(pending)
+    return revoked
+
+
+@sensitive_variables()
+def delete_installation(installation: Installation) -> PendingRevocation | None:
+    """Delete ``installation`` and its token, revoking the refresh token like an uninstall.
+
+    The row and the token go in one transaction with the queued revocation; the
+    revocation is tried once after the commit, then retried in the background.
+    Returns the queued revocation (``None`` when there was nothing to revoke).
+    """
+    with transaction.atomic():
+        locked = (
+            Installation.objects.select_for_update().select_related("app").get(pk=installation.pk)
+        )
+        pending = queue_revocation(locked.app, locked.tenant, stored_refresh_token(locked))
+        locked.delete()
+        if pending is not None:
+            transaction.on_commit(lambda: revoke_or_retry(pending))
+    logger.info(
+        "Deleted installation %s (%r); revocation queued=%s.",
+        installation.pk,
+        locked.tenant,
+        pending is not None,
+    )
+    return pending
