@@ -42,11 +42,11 @@ def test_gorgias_install_redirects_to_the_tenants_authorize_url(client, gorgias_
     assert request.nonce == params["nonce"][0]
 
 
-def test_kustomer_install_uses_the_seed_endpoint_and_pkce(client, kustomer_app):
+def test_kustomer_install_uses_the_per_org_endpoint_and_pkce(client, kustomer_app):
     response = client.get(install_url("kustomer"), {"org": "acme"})
     assert response.status_code == 302
     url = urlsplit(response["Location"])
-    assert url.netloc == "api.apps.kustomerapp.com"
+    assert (url.netloc, url.path) == ("acme.kustomerapp.com", "/oauth/authorize")
     params = parse_qs(url.query)
     assert "offline_access" in params["scope"][0].split()
     assert params["code_challenge_method"] == ["S256"]
@@ -99,15 +99,15 @@ def test_install_is_get_only(client, gorgias_app):
     assert nothing_written()
 
 
-def test_kustomer_per_org_endpoints_are_selected_by_settings(client, kustomer_app, settings):
-    from django_helpdesk_oauth.providers.kustomer import PER_ORG_ENDPOINTS
+def test_kustomer_global_endpoints_are_selected_by_settings(client, kustomer_app, settings):
+    from django_helpdesk_oauth.providers.kustomer import GLOBAL_ENDPOINTS
 
     settings.HELPDESK_OAUTH = {
         **settings.HELPDESK_OAUTH,
-        "PROVIDERS": {"kustomer": PER_ORG_ENDPOINTS},
+        "PROVIDERS": {"kustomer": GLOBAL_ENDPOINTS},
     }
     response = client.get(install_url("kustomer"), {"org": "acme"})
-    assert urlsplit(response["Location"]).netloc == "acme.kustomerapp.com"
+    assert urlsplit(response["Location"]).netloc == "api.apps.kustomerapp.com"
 
 
 def test_redirect_base_url_setting(client, gorgias_app, settings):

@@ -196,3 +196,34 @@ class Provider:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.key!r}>"
+    # -- tenant confirmation after the exchange ---------------------------------
+    #: A Bearer ``GET`` relative to ``api_base_url`` that only the tenant's own API
+    #: host answers for that tenant's tokens (``""``: the provider has none). It
+    #: confirms the tenant when the code was redeemed at a token endpoint shared by
+    #: every tenant, where a code from another tenant would be accepted too.
+    tenant_check_path: ClassVar[str] = ""
+
+    def tenant_check_required(self) -> bool:
+        """Whether the tenant must be confirmed after the code exchange.
+
+        True when the provider declares :attr:`tenant_check_path` and the configured
+        ``token_url`` is shared by every tenant (its template has no ``{tenant}``).
+        A per-tenant token host refuses another tenant's codes by itself.
+        """
+        return bool(self.tenant_check_path) and "{tenant}" not in self.endpoint_template(
+            "token_url"
+        )
+
+    def tenant_check_url(self, tenant: str) -> str:
+        """The absolute URL of :attr:`tenant_check_path` on ``tenant``'s API host."""
+        base = self.endpoint("api_base_url", tenant)
+        return base.rstrip("/") + "/" + self.tenant_check_path.lstrip("/")
+
+    def tenant_from_identity(self, body: Any) -> str | None:
+        """The tenant named in the JSON answer of the tenant check, or ``None`` if it names none.
+
+        Compared with the expected tenant when not ``None``; otherwise the answer
+        of the tenant's own host (a 2xx) is the confirmation. No I/O here.
+        """
+        return None
+

@@ -7,14 +7,15 @@ from typing import Any
 KUSTOMER_ENDPOINT_SETS = ("seed", "per_org")
 
 
-def provider_settings(base_url: str, kustomer: str = "seed") -> dict[str, dict[str, Any]]:
+def provider_settings(base_url: str, kustomer: str = "per_org") -> dict[str, dict[str, Any]]:
     """``HELPDESK_OAUTH["PROVIDERS"]`` pointing at a sandbox served at ``base_url``.
 
     ``base_url`` includes the mount prefix, e.g. ``http://127.0.0.1:8123/sandbox``.
-    ``kustomer`` picks Kustomer's endpoint set: ``"seed"`` (the tutorial's global
-    ``api.apps.kustomerapp.com`` endpoints) or ``"per_org"`` (the current docs'
-    ``{tenant}.kustomerapp.com`` / ``{tenant}.api.kustomerapp.com``). The literal
-    ``{tenant}`` stays in the URLs for the client to substitute.
+    ``kustomer`` picks Kustomer's endpoint set: ``"per_org"`` (the default, like the
+    provider's: the current docs' ``{tenant}.kustomerapp.com`` /
+    ``{tenant}.api.kustomerapp.com``) or ``"seed"`` (the tutorial's global
+    ``api.apps.kustomerapp.com`` endpoints, where the consent page asks for the
+    org). The literal ``{tenant}`` stays in the URLs for the client to substitute.
     """
     base = base_url.rstrip("/")
     if kustomer == "seed":
@@ -41,12 +42,14 @@ def provider_settings(base_url: str, kustomer: str = "seed") -> dict[str, dict[s
     }
 
 
-def issuer(base_url: str, provider: str, tenant: str | None = None, kustomer: str = "seed") -> str:
+def issuer(
+    base_url: str, provider: str, tenant: str | None = None, kustomer: str = "per_org"
+) -> str:
     """The authorization server's issuer identifier (RFC 9207 ``iss``, id_token ``iss``).
 
     Gorgias: one issuer per tenant, ``{base}/gorgias/{tenant}``. Kustomer:
-    ``{base}/kustomer`` for the seed's global endpoints, ``{base}/kustomer/{tenant}``
-    for the per-org ones.
+    ``{base}/kustomer/{tenant}`` for the per-org endpoints (the default),
+    ``{base}/kustomer`` for the seed's global ones.
     """
     base = base_url.rstrip("/")
     if provider == "gorgias":

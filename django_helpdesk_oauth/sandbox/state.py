@@ -592,7 +592,7 @@ class SandboxState:
         return {"id": user_id, "name": "Sandbox Admin", "email": f"admin@{tenant}.example.com"}
 
     def issuer_for(
-        self, base_url: str, provider: str, tenant: str | None = None, kustomer: str = "seed"
+        self, base_url: str, provider: str, tenant: str | None = None, kustomer: str = "per_org"
     ) -> str:
         """The ``iss`` the sandbox served at ``base_url`` sends (:func:`.endpoints.issuer`)."""
         from .endpoints import issuer

@@ -230,7 +230,7 @@ def test_installing_the_sandbox_lets_oauthlib_talk_to_loopback_http():
 def test_concurrent_refreshes_of_one_rotating_token_exactly_one_wins(server):
     from concurrent.futures import ThreadPoolExecutor
 
-    endpoints = provider_settings(server.url + "/sandbox")["kustomer"]
+    endpoints = provider_settings(server.url + "/sandbox", kustomer="seed")["kustomer"]
     authorize = f"{endpoints['authorize_url']}?{urlencode(kustomer_params())}"
     code = query(consent(requests.Session(), authorize, org="acme").headers["Location"])["code"]
     credentials = {"client_id": KUSTOMER_ID, "client_secret": KUSTOMER_SECRET}

@@ -136,8 +136,10 @@ def test_counters(client):
 
 
 def test_provider_settings_seed_and_per_org():
-    seed = provider_settings("http://127.0.0.1:8123/sandbox/")
+    seed = provider_settings("http://127.0.0.1:8123/sandbox/", kustomer="seed")
     per_org = provider_settings("http://127.0.0.1:8123/sandbox", kustomer="per_org")
+    # Per-org is the default, as in the provider's own definition.
+    assert provider_settings("http://127.0.0.1:8123/sandbox") == per_org
 
     assert seed["gorgias"] == {
         "authorize_url": "http://127.0.0.1:8123/sandbox/gorgias/{tenant}/oauth/authorize",
@@ -164,7 +166,7 @@ def test_provider_settings_seed_and_per_org():
 
 def test_index_lists_the_endpoints(client):
     body = client.get("/sandbox/").json()
-    assert body["seed"] == provider_settings("http://testserver/sandbox")
+    assert body["seed"] == provider_settings("http://testserver/sandbox", kustomer="seed")
     assert body["per_org"]["kustomer"]["token_url"].startswith("http://testserver/sandbox/")
 
 

@@ -69,12 +69,27 @@ def gorgias_account(request: HttpRequest, tenant: str) -> HttpResponse:
 
 @require_GET
 def kustomer_current_user(request: HttpRequest, tenant: str) -> HttpResponse:
-    """``kustomer/<tenant>/api/v1/users/current``: the user who authorized the app."""
+    """``kustomer/<tenant>/api/v1/users/current``: the user who authorized the app.
+
+    Answered only for a token this org issued (another org's token: 401, as on
+    ``{org}.api.kustomerapp.com``). A JSON:API user whose org is at
+    ``data.relationships.org.data.id``, with that org resource (``name`` = the
+    subdomain) in ``included``.
+    """
 
     def handler(token: IssuedToken) -> HttpResponse:
         user = state.user_for(KUSTOMER, tenant)
+        org_id = hashlib.sha256(f"org:{tenant}".encode()).hexdigest()[:24]
         attributes = {"name": user["name"], "email": user["email"], "org": tenant}
-        return json_response({"data": {"type": "user", "id": user["id"], "attributes": attributes}})
+        relationships = {"org": {"data": {"type": "org", "id": org_id}}}
+        org = {"type": "org", "id": org_id, "attributes": {"name": tenant}}
+        user_resource = {
+            "type": "user",
+            "id": user["id"],
+            "attributes": attributes,
+            "relationships": relationships,
+        }
+        return json_response({"data": user_resource, "included": [org]})
 
     return _with_token(request, KUSTOMER, tenant, handler)
 
