@@ -169,7 +169,16 @@ def _call(
         headers=_TOKEN_HEADERS,
         auth=auth,
     )
-    decoded = decode_body(response.content) if 200 <= response.status_code < 300 else None
+    status = response.status_code
+    if 300 <= status < 400:
+        # Not followed: credentials go to the configured endpoint only. Transient (no
+        # status), as when a redirect ended the call before: the endpoint may be back.
+        raise ProviderError(
+            f"{creds.provider.name} {what}: the token endpoint answered a redirect "
+            f"(HTTP {status}); not followed.",
+            provider=creds.provider.key,
+        )
+    decoded = decode_body(response.content) if 200 <= status < 300 else None
     if decoded is None or (isinstance(decoded, dict) and decoded.get("error")):
         raise_for_oauth_error(creds.provider, response, what)
     return parse_token_response(creds.provider, decoded, now=timezone.now())

@@ -6,6 +6,7 @@ log them and show them in the admin.
 
 from __future__ import annotations
 
+import requests
 from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
 
 
@@ -22,7 +23,34 @@ class UnknownProvider(ConfigurationError):
 
 
 class DecryptionError(HelpdeskOAuthError):
-    """A stored value cannot be decrypted with any configured key."""
+    """A stored value cannot be decrypted with any configured key.
+
+    ``model`` (a label such as ``"helpdesk_oauth.Token"``), ``pk`` and ``field`` name
+    the value when known; the message never includes it.
+    """
+
+    def __init__(
+        self, message: str, *, model: str = "", pk: object = None, field: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.model, self.pk, self.field = model, pk, field
+
+    @classmethod
+    def for_field(cls, instance: object, field: object) -> DecryptionError:
+        """The error for ``instance.<field>`` (a model instance and one of its fields)."""
+        meta = getattr(instance, "_meta", None)
+        label = meta.label if meta is not None else type(instance).__name__
+        name = str(getattr(field, "name", field))
+        verbose = str(getattr(field, "verbose_name", name))
+        pk = getattr(instance, "pk", None)
+        return cls(
+            f"{label} pk={pk}: the stored {verbose} cannot be decrypted with any configured "
+            'key (HELPDESK_OAUTH["ENCRYPTION_KEYS"], or SECRET_KEY and SECRET_KEY_FALLBACKS '
+            "when that is empty): restore the key it was written with, or replace the value.",
+            model=label,
+            pk=pk,
+            field=name,
+        )
 
 
 class FlowError(HelpdeskOAuthError):
@@ -55,6 +83,16 @@ class AppUnavailable(FlowError):
 
     status = 404
     public_message = "This integration is not available."
+
+
+class AppMisconfigured(FlowError):
+    """The app cannot be used as configured (e.g. its client secret cannot be decrypted)."""
+
+    status = 503
+    public_message = (
+        "This integration is misconfigured. Please try again later or contact the site's "
+        "administrators."
+    )
 
 
 class AuthorizationDenied(FlowError):
@@ -127,6 +165,22 @@ class ResponseTooLarge(ProviderError):
         self.limit = limit
 
 
+class UnusableTokenResponse(ProviderError):
+    """The token endpoint answered 2xx, but its access token cannot be used.
+
+    Not JSON, no ``access_token``, one that is not a string or cannot go in an
+    HTTP header, or a ``token_type`` other than Bearer. A usable refresh token
+    from the same answer is still stored (a rotating provider has already spent
+    the one we sent). Transient: the next refresh may get a usable answer. The
+    message names no token.
+    """
+
+    @property
+    def transient(self) -> bool:
+        """Always true: retrying with the stored (possibly new) refresh token may succeed."""
+        return True
+
+
 class TokenExchangeFailed(FlowError):
     """The code could not be exchanged for tokens during the callback."""
 
@@ -164,3 +218,26 @@ class TenantUnconfirmed(FlowError):
 
 class NotInstalled(HelpdeskOAuthError):
     """The installation has no usable token (uninstalled, or needs re-authorization)."""
+
+
+class UnusableAccessToken(NotInstalled):
+    """The stored access token cannot be sent in an HTTP header, and a refresh did not
+    replace it (rows written before tokens were checked). The message names no token."""
+
+
+class RedirectRefused(HelpdeskOAuthError, requests.RequestException):
+    """``api_session()`` got a redirect off the installation's API origin and did not follow it.
+
+    The bearer token is for the tenant's API host only, and a foreign answer must not
+    pass for the API's. ``status`` is the redirect's HTTP status; ``location`` the
+    target's origin (``scheme://host[:port]``, no path or query, so never a token).
+    Also a :class:`requests.RequestException`, like any failed request of a session.
+    """
+
+    def __init__(self, status: int, location: str) -> None:
+        super().__init__(
+            f"The API answered HTTP {status} with a redirect to {location!r}, "
+            "off this installation's API host; not followed."
+        )
+        self.status = status
+        self.location = location

@@ -7,6 +7,7 @@ never touch the ORM; the service layer drives them.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +22,37 @@ from ..jwt import unverified_claims
 SUBDOMAIN_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", re.ASCII)
 
 ENDPOINTS = ("authorize_url", "token_url", "revoke_url", "api_base_url", "apps_api_url")
+
+#: The longest access-token lifetime we believe, in seconds (a year). A provider
+#: figure beyond it (``expires_in: 1e12``, a JWT ``exp`` of ``1e20``) is garbage:
+#: trusting it would mean never refreshing, so the next source is used instead.
+MAX_TOKEN_LIFETIME = 365 * 24 * 3600
+#: Used when a provider's own ``fallback_lifetime`` is not a sane number.
+DEFAULT_FALLBACK_LIFETIME = 3600
+
+_NUMERIC = re.compile(r"\s*[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?\s*", re.ASCII)
+
+
+def _number(value: Any) -> float | None:
+    """A finite number from a JSON value: int, float or ASCII numeric string; else ``None``."""
+    if isinstance(value, bool):
+        return None  # JSON true is not 1 second
+    if isinstance(value, str):
+        if not _NUMERIC.fullmatch(value):
+            return None
+        value = float(value)
+    if isinstance(value, int) and abs(value) > 2**53:
+        return None  # beyond any lifetime or epoch; float() could even overflow
+    if isinstance(value, int | float) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _lifetime(seconds: float | None) -> float | None:
+    """``seconds`` if it is a believable lifetime, ``(0, MAX_TOKEN_LIFETIME]``; else ``None``."""
+    if seconds is None or not 0 < seconds <= MAX_TOKEN_LIFETIME:
+        return None
+    return seconds
 
 
 @dataclass(frozen=True)
@@ -115,7 +147,8 @@ class Provider:
         if value.isascii():
             value = value.lower()
         if not self.tenant_pattern.fullmatch(value):
-            raise InvalidTenant(f"“{raw[:80]}” is not a valid {self.tenant_label}.")
+            # repr: the value is request input; a newline or escape must not reach a log raw.
+            raise InvalidTenant(f"{raw[:80]!r} is not a valid {self.tenant_label}.")
         return value
 
     # -- scopes ----------------------------------------------------------
@@ -131,23 +164,29 @@ class Provider:
     def token_expiry(self, token: Mapping[str, Any], now: datetime) -> ExpiryInfo:
         """When the access token in ``token`` (the raw token response) expires.
 
-        ``expires_in`` of 0 or missing is *not* "never expires" (oauthlib reads it
-        so): fall back to the access token's JWT ``exp``, then ``fallback_lifetime``.
-        When both are present the earlier wins.
+        Resolution order: ``expires_in`` > 0 → the access token's JWT ``exp`` →
+        :attr:`fallback_lifetime` (the provider's documented lifetime). When both of
+        the first two are usable the earlier wins. ``expires_in`` of 0 or missing is
+        *not* "never expires" (oauthlib reads it so). A figure is usable only if it
+        is a finite number (an int, a float, or a numeric string such as
+        ``"3600.0"``; never a bool) giving a lifetime in ``(0, MAX_TOKEN_LIFETIME]``
+        seconds: ``1e12``, a negative value or a JWT ``exp`` of ``1e20`` falls
+        through to the next source rather than raising (``OverflowError``) or
+        postponing the refresh for centuries. Never raises for any input.
         """
         candidates: list[ExpiryInfo] = []
-        try:
-            seconds = int(token.get("expires_in") or 0)
-        except (TypeError, ValueError):
-            seconds = 0
-        if seconds > 0:
+        seconds = _lifetime(_number(token.get("expires_in")))
+        if seconds is not None:
             candidates.append(ExpiryInfo(now + timedelta(seconds=seconds), "expires_in"))
-        claims = unverified_claims(token.get("access_token"))
-        if claims and isinstance(claims.get("exp"), int | float):
-            exp = datetime.fromtimestamp(claims["exp"], tz=now.tzinfo)
-            candidates.append(ExpiryInfo(exp, "jwt_exp"))
+        access_token = token.get("access_token")
+        claims = unverified_claims(access_token) if isinstance(access_token, str) else None
+        exp = _number(claims.get("exp")) if claims else None
+        remaining = _lifetime(exp - now.timestamp()) if exp is not None else None
+        if remaining is not None:
+            candidates.append(ExpiryInfo(now + timedelta(seconds=remaining), "jwt_exp"))
         if not candidates:
-            return ExpiryInfo(now + timedelta(seconds=self.fallback_lifetime), "fallback")
+            fallback = _lifetime(self.fallback_lifetime) or DEFAULT_FALLBACK_LIFETIME
+            return ExpiryInfo(now + timedelta(seconds=fallback), "fallback")
         return min(candidates, key=lambda info: info.expires_at)
 
     def check_id_token(
@@ -172,30 +211,6 @@ class Provider:
         if client_id not in audiences:
             raise IdTokenMismatch()
 
-    # -- app management (optional) ------------------------------------------
-    #: The provider can generate a new client secret through an API.
-    supports_secret_rotation: ClassVar[bool] = False
-    #: The provider can register an app through an API.
-    supports_app_registration: ClassVar[bool] = False
-
-    def rotate_client_secret(self, *, provider_app_name: str, api_key: str) -> str:
-        """Generate a new client secret at the provider and return it."""
-        raise NotImplementedError(f"{self.name} has no API to rotate a client secret.")
-
-    def register_app(self, *, name: str, title: str, api_key: str) -> tuple[str, str]:
-        """Register an app at the provider; return ``(provider_app_name, client_id)``."""
-        raise NotImplementedError(f"{self.name} has no API to register an app.")
-
-    def issuer(self, tenant: str) -> str:
-        """The authorization server's identifier for RFC 9207 ``iss`` checks.
-
-        The origin-and-path of the authorize endpoint minus ``/oauth/authorize``.
-        """
-        url = self.endpoint("authorize_url", tenant)
-        return url.removesuffix("/").removesuffix("/oauth/authorize")
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.key!r}>"
     # -- tenant confirmation after the exchange ---------------------------------
     #: A Bearer ``GET`` relative to ``api_base_url`` that only the tenant's own API
     #: host answers for that tenant's tokens (``""``: the provider has none). It
@@ -227,3 +242,27 @@ class Provider:
         """
         return None
 
+    # -- app management (optional) ------------------------------------------
+    #: The provider can generate a new client secret through an API.
+    supports_secret_rotation: ClassVar[bool] = False
+    #: The provider can register an app through an API.
+    supports_app_registration: ClassVar[bool] = False
+
+    def rotate_client_secret(self, *, provider_app_name: str, api_key: str) -> str:
+        """Generate a new client secret at the provider and return it."""
+        raise NotImplementedError(f"{self.name} has no API to rotate a client secret.")
+
+    def register_app(self, *, name: str, title: str, api_key: str) -> tuple[str, str]:
+        """Register an app at the provider; return ``(provider_app_name, client_id)``."""
+        raise NotImplementedError(f"{self.name} has no API to register an app.")
+
+    def issuer(self, tenant: str) -> str:
+        """The authorization server's identifier for RFC 9207 ``iss`` checks.
+
+        The origin-and-path of the authorize endpoint minus ``/oauth/authorize``.
+        """
+        url = self.endpoint("authorize_url", tenant)
+        return url.removesuffix("/").removesuffix("/oauth/authorize")
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.key!r}>"

@@ -172,6 +172,22 @@ class Fault:
         )
 
 
+@dataclass
+class TokenReshape:
+    """A queued change of successful token answers; see
+    :meth:`SandboxState.reshape_token_response`."""
+
+    reshape: Callable[[dict[str, Any]], Any] | dict[str, Any]
+    times: int
+    provider: str | None = None
+
+    def apply(self, body: dict[str, Any]) -> Any:
+        """The answer to send instead of ``body``."""
+        if callable(self.reshape):
+            return self.reshape(dict(body))
+        return {**body, **self.reshape}
+
+
 class SandboxState:
     """Thread-safe in-memory store of the sandbox providers.
 
@@ -202,6 +218,12 @@ class SandboxState:
     ``counters``
         a :class:`collections.Counter` of issued things (``codes``,
         ``access_tokens``, ``refresh_tokens``, ``rotations``, ``revocations``, ``replays``).
+
+    To test a client against odd but successful token answers, use
+    :meth:`reshape_token_response`: the grant really happens (a Kustomer refresh
+    token is spent and a new one issued, a code is used up), only the JSON the
+    client receives is changed, e.g.
+    ``state.reshape_token_response({"expires_in": "3600.0"})``.
     """
 
     def __init__(self) -> None:
@@ -224,6 +246,7 @@ class SandboxState:
             self.requests: list[dict[str, Any]] = []
             self.counters: Counter[str] = Counter()
             self.faults: list[Fault] = []
+            self.reshapes: list[TokenReshape] = []
             self.lifetimes: dict[str, int] = dict(DEFAULT_LIFETIMES)
             self.code_lifetime: int = DEFAULT_CODE_LIFETIME
             self.now: Callable[[], float] = time.time
@@ -581,6 +604,40 @@ class SandboxState:
                     if fault.times <= 0:
                         self.faults.remove(fault)
                     return fault
+            return None
+
+    # -- reshaped token answers ------------------------------------------------------
+
+    def reshape_token_response(
+        self,
+        reshape: Callable[[dict[str, Any]], Any] | dict[str, Any],
+        times: int = 1,
+        provider: str | None = None,
+    ) -> TokenReshape:
+        """Change the JSON of the next ``times`` successful token answers (code or refresh).
+
+        The grant itself happens as usual (codes are used up, Kustomer refresh
+        tokens spent and rotated); only the answer differs. ``reshape`` is a dict
+        merged over the real body (``{"expires_in": None}`` sends ``null``), or a
+        function of the real body (a copy) returning the new body: any JSON
+        value (a list, a string…) is sent as JSON, a Django ``HttpResponse`` as is
+        (a non-JSON 200). Error answers are not reshaped and do not use one up.
+        ``provider`` narrows it to ``"gorgias"`` or ``"kustomer"``.
+        """
+        shape = TokenReshape(reshape, times, provider)
+        with self._lock:
+            self.reshapes.append(shape)
+        return shape
+
+    def take_reshape(self, provider: str) -> TokenReshape | None:
+        """Consume one use of the first queued reshape for ``provider``, if any."""
+        with self._lock:
+            for shape in self.reshapes:
+                if shape.times > 0 and shape.provider in (None, provider):
+                    shape.times -= 1
+                    if shape.times <= 0:
+                        self.reshapes.remove(shape)
+                    return shape
             return None
 
     # -- identities ------------------------------------------------------------------

@@ -27,7 +27,13 @@ from django.views.decorators.debug import sensitive_variables
 
 from .. import client
 from ..conf import app_settings
-from ..exceptions import HelpdeskOAuthError, InvalidClient, InvalidGrant, ProviderError
+from ..exceptions import (
+    DecryptionError,
+    HelpdeskOAuthError,
+    InvalidClient,
+    InvalidGrant,
+    ProviderError,
+)
 from ..models import Installation, ProviderApp, Token
 from ..signals import installation_needs_reauth, token_refresh_failed, token_refreshed
 from ..token_response import TokenResponse
@@ -180,6 +186,10 @@ def _refresh_when_due(
 def _refresh_with_lease(installation_id: int, owner: str) -> Outcome:
     try:
         return _refresh_holding_lease(installation_id, owner)
+    except DecryptionError as exc:
+        _release(installation_id, owner)
+        _record_unreadable(installation_id, exc)
+        raise
     except BaseException:
         # Whatever failed (provider error, unreadable token, misconfiguration), the
         # lease is freed now rather than blocking refreshes until it expires.
@@ -266,6 +276,23 @@ def _keep_what_is_usable(
                 snap.installation.pk,
             )
     return _record_failure(snap, unusable(snap.app.provider_spec, parsed, "token refresh"), version)
+
+
+def _record_unreadable(installation_id: int, exc: DecryptionError) -> None:
+    """A stored token or client secret no configured key decrypts (a wrong or lost key).
+
+    Nothing was sent: the values are read before the provider is called. The reason is
+    booked on the installation (and on the app when it is the client secret), but the
+    installation stays active, never ``needs_reauth``: restoring the key fixes it.
+    """
+    now = timezone.now()
+    reason = _short(exc)
+    Installation.objects.filter(pk=installation_id).update(
+        last_error=reason, last_error_at=now, refresh_failures=F("refresh_failures") + 1
+    )
+    if exc.model == ProviderApp._meta.label and exc.pk is not None:
+        ProviderApp.objects.filter(pk=exc.pk).update(last_error=reason, last_error_at=now)
+    logger.error("Refresh of installation %s impossible: %s", installation_id, reason)
 
 
 def _expired_without_refresh_token(installation: Installation) -> None:

@@ -1,28 +1,74 @@
-"""Turning a raw token response into ``Token`` field values."""
+"""Turning a token endpoint's answer into ``Token`` field values.
+
+The answer is read by :func:`~django_helpdesk_oauth.token_response.parse_token_response`
+(our parser, never oauthlib's); these helpers say what of it is stored.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from ..exceptions import UnusableTokenResponse
 from ..providers import Provider
+from ..token_response import TokenResponse, parse_token_response
+
+
+def _parsed(provider: Provider, raw: Mapping[str, Any], now: datetime) -> TokenResponse:
+    if isinstance(raw, TokenResponse):
+        return raw
+    return parse_token_response(provider, dict(raw), now=now)
 
 
 def token_fields(
-    provider: Provider, raw: dict[str, Any], *, now: datetime, previous_refresh_token: str = ""
+    provider: Provider,
+    raw: Mapping[str, Any],
+    *,
+    now: datetime,
+    previous_refresh_token: str = "",
 ) -> dict[str, Any]:
-    """Field values for :class:`~django_helpdesk_oauth.models.Token` from a token response.
+    """Field values for :class:`~django_helpdesk_oauth.models.Token` from a usable answer.
 
-    A response without a ``refresh_token`` keeps ``previous_refresh_token``
-    (Gorgias never rotates); one with a new refresh token replaces it (Kustomer).
+    ``raw`` is a :class:`~django_helpdesk_oauth.token_response.TokenResponse` (or a
+    raw JSON object, parsed here). An answer without a usable ``refresh_token``
+    keeps ``previous_refresh_token`` (Gorgias never rotates); one with a new
+    refresh token replaces it (Kustomer). Keys: ``access_token``,
+    ``refresh_token``, ``token_type``, ``scope``, ``expires_at``.
+
+    Raises :class:`UnusableTokenResponse` (naming no token) when the access token
+    cannot be used; then store :func:`salvage_fields` instead.
     """
-    scope = raw.get("scope", "")
-    if isinstance(scope, list):
-        scope = " ".join(scope)
+    parsed = _parsed(provider, raw, now)
+    if not parsed.usable or parsed.expiry is None:
+        raise unusable(provider, parsed, "token response")
     return {
-        "access_token": str(raw["access_token"]),
-        "refresh_token": str(raw.get("refresh_token") or previous_refresh_token),
-        "token_type": str(raw.get("token_type") or "Bearer")[:40],
-        "scope": str(scope)[:1000],
-        "expires_at": provider.token_expiry(raw, now).expires_at,
+        "access_token": parsed.access_token,
+        "refresh_token": parsed.refresh_token or previous_refresh_token,
+        "token_type": parsed.token_type,
+        "scope": parsed.scope,
+        "expires_at": parsed.expiry.expires_at,
     }
+
+
+def salvage_fields(parsed: TokenResponse, *, previous_refresh_token: str = "") -> dict[str, Any]:
+    """What to keep from an answer whose access token is unusable.
+
+    ``{"refresh_token": …}`` when it carries a usable refresh token other than
+    ``previous_refresh_token`` (a rotating provider has spent the old one: losing
+    the new one loses the customer), else ``{}``.
+    """
+    if parsed.refresh_token and parsed.refresh_token != previous_refresh_token:
+        return {"refresh_token": parsed.refresh_token}
+    return {}
+
+
+def unusable(provider: Provider, parsed: TokenResponse, what: str) -> UnusableTokenResponse:
+    """The typed error for an answer whose access token cannot be used (no token in it)."""
+    kept = "; its refresh token was kept" if parsed.refresh_token else ""
+    return UnusableTokenResponse(
+        f"{provider.name} {what}: unusable answer ({parsed.problem}){kept}.",
+        provider=provider.key,
+        error="unusable_token_response",
+        status=200,
+    )

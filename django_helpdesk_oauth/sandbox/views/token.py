@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -18,6 +19,15 @@ from .common import base_url, json_response, oauth_error, request_entry, serve
 def _claimed_client_id(request: HttpRequest) -> str | None:
     credentials = basic_credentials(request)
     return credentials[0] if credentials else request.POST.get("client_id") or None
+
+
+def _answer(provider: str, body: dict[str, Any]) -> HttpResponse:
+    """A granted token answer, reshaped if a test queued it (``state.reshape_token_response``)."""
+    shape = state.take_reshape(provider)
+    if shape is None:
+        return json_response(body)
+    reshaped = shape.apply(body)
+    return reshaped if isinstance(reshaped, HttpResponse) else json_response(reshaped)
 
 
 def _token(request: HttpRequest, provider: str, tenant: str | None) -> HttpResponse:
@@ -41,9 +51,9 @@ def _token(request: HttpRequest, provider: str, tenant: str | None) -> HttpRespo
             # Kustomer's opaque tokens carry no iss; Gorgias's JWTs do.
             iss = issuer(base_url(request), GORGIAS, tenant) if provider == GORGIAS else ""
             if grant_type == "authorization_code":
-                return json_response(exchange_code(request, provider, tenant, client, iss))
+                return _answer(provider, exchange_code(request, provider, tenant, client, iss))
             if grant_type == "refresh_token":
-                return json_response(refresh(request, provider, tenant, client, iss))
+                return _answer(provider, refresh(request, provider, tenant, client, iss))
             raise OAuthError(
                 "unsupported_grant_type", f"grant_type {grant_type!r} is not supported"
             )
