@@ -71,6 +71,8 @@ def test_walkthrough_runs_every_step_and_prints_no_secret(run):
     assert "kept its refresh token" in result.stdout
     assert "refresh token rotated" in result.stdout
     assert "with HTTP Basic client auth" in result.stdout
+    # Kustomer's per-org endpoints by default: its consent page asks for no org.
+    assert "typed organization" not in result.stdout
     for secret in DEMO_SECRETS:
         assert secret not in output
     assert not TOKEN_LIKE.search(output), TOKEN_LIKE.search(output)
@@ -81,6 +83,29 @@ def test_walkthrough_runs_every_step_and_prints_no_secret(run):
     again = run("walkthrough")
     assert again.returncode == 0, again.stdout + again.stderr
     assert "gorgias-sandbox: unchanged" in again.stdout
+
+
+def test_walkthrough_with_kustomers_global_endpoints(tmp_path):
+    """SANDBOX_KUSTOMER_ENDPOINTS=seed keeps the seed's global set runnable end to end
+    (the consent page asks for the org; the org is confirmed on its API host)."""
+    env = example_env(tmp_path, SANDBOX_KUSTOMER_ENDPOINTS="seed")
+
+    def manage(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(MANAGE), *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            timeout=60,
+        )
+
+    assert manage("migrate", "--no-input", "-v", "0").returncode == 0
+    result = manage("walkthrough")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "typed organization 'acme'" in result.stdout
+    assert "Walkthrough complete." in result.stdout
 
 
 def test_walkthrough_refuses_an_unmigrated_database(run):

@@ -19,6 +19,11 @@ itself. A deployment sets environment variables (or ``example_project/.env``):
     Where the sandbox providers are served (default
     ``http://127.0.0.1:8000/sandbox``, i.e. ``runserver`` itself). Set it to
     an empty value to talk to the real Gorgias and Kustomer.
+``SANDBOX_KUSTOMER_ENDPOINTS``
+    Kustomer's endpoint set in the sandbox: ``per_org`` (default, like the
+    package's: the org's own consent page and token host) or ``seed`` (the
+    global ones, whose consent page asks for the org; the org is then confirmed
+    on its API host before anything is stored).
 ``EXAMPLE_VAR_DIR``
     Where the default database, broker folders and dev key live (default
     ``example_project/var``).
@@ -176,11 +181,16 @@ def _encryption_keys() -> list[str]:
 
 
 SANDBOX_BASE_URL = env("SANDBOX_BASE_URL", default="http://127.0.0.1:8000/sandbox")
+SANDBOX_KUSTOMER_ENDPOINTS = env("SANDBOX_KUSTOMER_ENDPOINTS", default="per_org")
 
 HELPDESK_OAUTH = {
     "ENCRYPTION_KEYS": _encryption_keys(),
     # Empty SANDBOX_BASE_URL: the providers' real endpoints.
-    "PROVIDERS": provider_settings(SANDBOX_BASE_URL) if SANDBOX_BASE_URL else {},
+    "PROVIDERS": (
+        provider_settings(SANDBOX_BASE_URL, kustomer=SANDBOX_KUSTOMER_ENDPOINTS)
+        if SANDBOX_BASE_URL
+        else {}
+    ),
     # A URL name: the integrations page.
     "SUCCESS_URL": "integrations",
 }

@@ -127,10 +127,14 @@ class Command(BaseCommand):
             with SandboxServer() as server:
                 self.base = server.url
                 self.sandbox_base = f"{server.url}/sandbox"
+                self.kustomer_endpoints = getattr(settings, "SANDBOX_KUSTOMER_ENDPOINTS", "per_org")
                 overrides = {
                     "HELPDESK_OAUTH": {
                         **settings.HELPDESK_OAUTH,
-                        "PROVIDERS": provider_settings(self.sandbox_base),
+                        # Kustomer: per_org unless SANDBOX_KUSTOMER_ENDPOINTS=seed.
+                        "PROVIDERS": provider_settings(
+                            self.sandbox_base, kustomer=self.kustomer_endpoints
+                        ),
                     },
                     # The server answers on 127.0.0.1 whatever ALLOWED_HOSTS the env set.
                     "ALLOWED_HOSTS": [*settings.ALLOWED_HOSTS, "127.0.0.1"],
@@ -266,8 +270,12 @@ class Command(BaseCommand):
                 f"GET {path_of(form.url)} without ?org= → 200, the package's form asking the "
                 "Kustomer organization name"
             )
-            # The seed's global endpoints cannot tell the org: the consent page asks it too.
-            kustomer = self.browser_install(kustomer_app, {"org": TENANT}, consent_org=TENANT)
+            # Per-org endpoints: the consent page is the org's own. With the seed's global
+            # set it asks for the org, which is confirmed on its API host after the exchange.
+            seed = self.kustomer_endpoints == "seed"
+            kustomer = self.browser_install(
+                kustomer_app, {"org": TENANT}, consent_org=TENANT if seed else None
+            )
             token = self.show_token(kustomer)
             lifetime = token.expires_at - token.issued_at
             expect(abs(lifetime.total_seconds() - 86400) < 5, "expiry is not expires_in (24 h)")
