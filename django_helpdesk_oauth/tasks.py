@@ -24,10 +24,11 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from .conf import app_settings
-from .models import Installation, PendingRevocation, Token
+from .exceptions import DecryptionError
+from .models import AuthorizationRequest, Installation, PendingRevocation, Token
 from .services.refresh import RefreshFailed, RefreshRetryLater, refresh_installation
 from .services.secrets import expire_previous_secrets
-from .services.uninstall import attempt_revocation, schedule_revocation
+from .services.uninstall import attempt_revocation, record_failed_attempt, schedule_revocation
 
 logger = logging.getLogger(__name__)
 
@@ -91,13 +92,35 @@ def _after(rows: QuerySet[Token], expires_at: datetime, pk: int) -> QuerySet[Tok
     )
 
 
+def purge_expired_authorization_requests(batch: int | None = None) -> int:
+    """Delete authorization requests past ``expires_at`` (their state can no longer
+    be used), ``batch`` rows per query on the ``expires_at`` index; return the count."""
+    batch = batch or SWEEP_BATCH
+    now = timezone.now()
+    total = 0
+    while True:
+        ids = list(
+            AuthorizationRequest.objects.filter(expires_at__lte=now).values_list("pk", flat=True)[
+                :batch
+            ]
+        )
+        if ids:
+            total += AuthorizationRequest.objects.filter(pk__in=ids).delete()[0]
+        if len(ids) < batch:
+            break
+    if total:
+        logger.info("Deleted %d expired authorization requests.", total)
+    return total
+
+
 @shared_task(name="django_helpdesk_oauth.tasks.refresh_expiring_tokens", ignore_result=True)
 def refresh_expiring_tokens() -> int:
     """Dispatch a refresh for every token due within ``REFRESH_MARGIN``; return the count.
 
     Each dispatch gets a small random countdown so tokens issued together do
     not all hit the provider in the same second. Also re-queues revocations left
-    by uninstalls and erases previous client secrets whose grace window closed.
+    by uninstalls, erases previous client secrets whose grace window closed and
+    deletes expired authorization requests.
     """
     spread = max(0.0, min(60.0, app_settings.REFRESH_MARGIN / 10))
     count = 0
@@ -110,6 +133,7 @@ def refresh_expiring_tokens() -> int:
     if count:
         logger.info("Dispatched %d token refreshes.", count)
     expire_previous_secrets()
+    purge_expired_authorization_requests()
     # Only revocations their own scheduled retry has missed (a lost message, a broker
     # restart): one that is just due is about to be tried by that retry.
     overdue = timezone.now() - timedelta(seconds=REVOCATION_SAFETY_NET)
@@ -136,16 +160,41 @@ def refresh_installation_token(self: Any, installation_id: int) -> str:
     except RefreshFailed as exc:
         logger.warning("Refresh of installation %s failed for good: %s", installation_id, exc)
         return "failed"
+    except DecryptionError:
+        # A wrong or missing encryption key: recorded on the installation (still active);
+        # retrying cannot help until the key is fixed, and the next sweep tries again.
+        return "failed"
 
 
 @shared_task(name="django_helpdesk_oauth.tasks.revoke_pending_token", ignore_result=True)
 def revoke_pending_token(pending_id: int) -> bool:
-    """Retry one revocation left by an uninstall; reschedules itself while transient."""
-    pending = PendingRevocation.objects.select_related("app").filter(pk=pending_id).first()
-    if pending is None or pending.next_attempt_at > timezone.now() + timedelta(seconds=1):
+    """Retry one revocation left by an uninstall; True if the provider confirmed it.
+
+    Never raises: every failure, even a row that cannot be read (a wrong encryption
+    key), is one more attempt with backoff, so ``attempts`` grows and the row is
+    abandoned after ``MAX_REVOKE_ATTEMPTS``. Reschedules itself while it fails.
+    """
+    # Read without the encrypted columns first: the due check must work even when
+    # the token cannot be decrypted.
+    row = (
+        PendingRevocation.objects.filter(pk=pending_id)
+        .values("next_attempt_at", "attempts", "tenant", "app_id")
+        .first()
+    )
+    if row is None or row["next_attempt_at"] > timezone.now() + timedelta(seconds=1):
         return False  # done already, or another attempt is scheduled later
-    if attempt_revocation(pending):
-        return True
+    try:
+        pending = PendingRevocation.objects.select_related("app").get(pk=pending_id)
+    except PendingRevocation.DoesNotExist:
+        return False  # finished meanwhile
+    except Exception as exc:
+        pending = PendingRevocation(
+            pk=pending_id, app_id=row["app_id"], tenant=row["tenant"], attempts=row["attempts"]
+        )
+        record_failed_attempt(pending, exc)
+    else:
+        if attempt_revocation(pending):
+            return True
     if pending.pk is not None:
         schedule_revocation(pending)
     return False
