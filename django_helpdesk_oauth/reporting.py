@@ -71,8 +71,11 @@ def redact_query(text: str) -> str:
     return _QUERY_VALUE.sub(lambda match: match.group(1) + SUBSTITUTE, text)
 
 
-def _cleansed(values: MultiValueDict) -> MultiValueDict:
-    if not any(key in SENSITIVE_PARAMETERS for key in values):
+def _cleansed(values: Any) -> Any:
+    """A copy of a ``MultiValueDict`` with our sensitive keys starred (else ``values``)."""
+    if not isinstance(values, MultiValueDict) or not any(
+        key in SENSITIVE_PARAMETERS for key in values
+    ):
         return values
     copy = values.copy()
     for key in SENSITIVE_PARAMETERS.intersection(copy):
@@ -87,26 +90,27 @@ class OAuthExceptionReporterFilter(SafeExceptionReporterFilter):
     a frame holds, and in URL-like ``META`` values and request reprs.
     """
 
-    def is_active(self, request: HttpRequest | None) -> bool:
+    # ``request`` is None in reports made outside a request (Django passes it through).
+    def is_active(self, request: Any) -> bool:
         # Also with DEBUG=True: a debug page is shown to whoever triggers the error.
         return True
 
-    def get_post_parameters(self, request: HttpRequest | None) -> Any:
+    def get_post_parameters(self, request: Any) -> Any:
         if request is None:
             return {}
         return _cleansed(super().get_post_parameters(request))
 
-    def get_cleansed_multivaluedict(self, request: HttpRequest | None, multivaluedict: Any) -> Any:
+    def get_cleansed_multivaluedict(self, request: Any, multivaluedict: Any) -> Any:
         return _cleansed(super().get_cleansed_multivaluedict(request, multivaluedict))
 
-    def get_safe_request_meta(self, request: HttpRequest | None) -> dict[str, Any]:
+    def get_safe_request_meta(self, request: Any) -> dict[str, Any]:
         meta = super().get_safe_request_meta(request)
         for key in URL_META_KEYS:
             if isinstance(meta.get(key), str):
                 meta[key] = redact_query(meta[key])
         return meta
 
-    def cleanse_special_types(self, request: HttpRequest | None, value: Any) -> Any:
+    def cleanse_special_types(self, request: Any, value: Any) -> Any:
         value = super().cleanse_special_types(request, value)
         if isinstance(value, HttpRequest):
             return redact_query(repr(value))
@@ -131,7 +135,7 @@ def scrub_request(request: HttpRequest) -> None:
     past any filter, so they are replaced on the request itself. ``META`` is
     replaced by a copy: the WSGI environ the server holds is left alone.
     """
-    request.GET = _cleansed(request.GET)  # type: ignore[assignment]
+    request.GET = _cleansed(request.GET)
     meta = dict(request.META)
     for key in URL_META_KEYS:
         if isinstance(meta.get(key), str):
@@ -153,7 +157,7 @@ def sensitive_oauth_view(view: V) -> V:
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        request.exception_reporter_filter = OAuthExceptionReporterFilter()  # type: ignore[attr-defined]
+        request.exception_reporter_filter = OAuthExceptionReporterFilter()
         try:
             return view(request, *args, **kwargs)
         except BaseException:

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.validators import validate_slug
 from django.urls import reverse
+from django.views.decorators.debug import sensitive_variables
 
 from ...exceptions import ConfigurationError
 from ...models import ProviderApp
@@ -61,6 +62,7 @@ class Command(BaseCommand):
             help="With --register: file holding an admin API key ('-': stdin); never stored.",
         )
 
+    @sensitive_variables()
     def handle(self, *args: Any, **options: Any) -> None:
         slug = options["slug"]
         try:
@@ -71,7 +73,18 @@ class Command(BaseCommand):
             ) from None
         if ProviderApp.objects.filter(slug=slug).exists():
             raise CommandError(f"A provider app with slug {slug!r} already exists.")
-        app = self._register(options) if options["register"] else self._create(options)
+        try:
+            app = self._register(options) if options["register"] else self._create(options)
+        except CommandError:
+            raise
+        except Exception as exc:
+            # E.g. a post_save receiver failed: one line naming no value (its message may
+            # quote one); --traceback shows the rest.
+            raise CommandError(
+                f"Unexpected {type(exc).__name__} while creating provider app {slug!r}; it may "
+                "exist already (and at the provider, with --register): check before retrying "
+                "(--traceback for details)."
+            ) from exc
         callback = reverse("helpdesk_oauth:callback", args=[app.slug])
         self.stdout.write(f"Created provider app {app.slug!r} ({app.provider}).")
         if app.provider_app_name:

@@ -12,9 +12,11 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.views.decorators.debug import sensitive_variables
 
 from ...conf import app_settings
-from ...exceptions import ConfigurationError
+from ...exceptions import ConfigurationError, DecryptionError
+from ...fields import is_readable
 from ...services.secrets import SecretRotationError, rotate_via_provider, set_client_secret
 from ..formatting import duration, masked, one_line
 from ..inputs import get_app, read_secret
@@ -40,9 +42,11 @@ class Command(BaseCommand):
             help="File holding the new secret ('-': stdin; default: stdin when piped).",
         )
 
+    @sensitive_variables()
     def handle(self, *args: Any, **options: Any) -> None:
         app = get_app(options["slug"])
         provider = app.provider_spec
+        was_readable = is_readable(app, "client_secret")
         actor = "manage.py helpdesk_oauth_rotate_secret"
         try:
             if options["api_key_file"]:
@@ -60,9 +64,24 @@ class Command(BaseCommand):
                     options["secret_file"], what="new client secret", option="--secret-file"
                 )
                 app = set_client_secret(app, secret, actor=actor)
-        except (SecretRotationError, ConfigurationError) as exc:
+        except (SecretRotationError, ConfigurationError, DecryptionError) as exc:
             raise CommandError(one_line(exc)) from None
+        except CommandError:
+            raise
+        except Exception as exc:
+            # E.g. a client_secret_rotated receiver failed: one line naming no value (its
+            # message may quote one); --traceback shows the rest.
+            raise CommandError(
+                f"Unexpected {type(exc).__name__} while rotating the secret of {app.slug!r}; "
+                "the new secret may be stored already: check with helpdesk_oauth_status "
+                "before rotating again (--traceback for details)."
+            ) from exc
         grace = app_settings.SECRET_GRACE_PERIOD
+        if not was_readable:
+            self.stdout.write(
+                "The old secret could not be decrypted with any configured key; it was replaced "
+                "and is not kept as a fallback."
+            )
         self.stdout.write(
             f"Rotated the client secret of {app.slug!r}: new secret {masked(app.client_secret)}."
         )
