@@ -419,3 +419,81 @@ def test_api_session_raises_a_typed_error_naming_no_token(
     assert token.access_token not in message and stored not in message
     assert sandbox.state.matching_requests(endpoint="api") == []  # nothing was sent
     assert_no_token_in(sandbox, message, caplog.text, Installation.objects.get().last_error)
+
+
+# -- the parser itself: neighbours of each kind, without HTTP -------------------------------
+
+
+@pytest.mark.parametrize(
+    "expires_in",
+    ["nan", "inf", "1e400", "١٢٠٠", "0x10", " ", [], {}, 10**400, -(10**30), float("inf")],
+    ids=repr,
+)
+def test_unusable_lifetimes_fall_back_without_raising(expires_in):
+    from datetime import UTC, datetime
+
+    from django_helpdesk_oauth.providers import get_provider
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    info = get_provider("kustomer").token_expiry(
+        {"access_token": "x", "expires_in": expires_in}, now
+    )
+    assert (info.source, info.expires_at - now) == ("fallback", timedelta(seconds=FALLBACK))
+
+
+@pytest.mark.parametrize("exp", [1e20, 10**30, float("nan"), "abc", True, None, [1]], ids=repr)
+def test_an_absurd_jwt_exp_falls_back_without_raising(exp):
+    from datetime import UTC, datetime
+
+    from django_helpdesk_oauth.providers import get_provider
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    info = get_provider("gorgias").token_expiry(
+        {"access_token": fake_jwt(exp), "expires_in": 0}, now
+    )
+    assert info.source == "fallback"
+
+
+def test_a_naive_now_works_too():
+    """USE_TZ=False gives a naive now; the JWT exp (epoch) is read in local time."""
+    from datetime import datetime
+
+    from django_helpdesk_oauth.providers import get_provider
+
+    now = datetime.now()
+    exp = int(now.timestamp()) + 600
+    info = get_provider("gorgias").token_expiry(
+        {"access_token": fake_jwt(exp), "expires_in": 0}, now
+    )
+    assert info.source == "jwt_exp"
+    assert info.expires_at.tzinfo is None
+    assert 598 <= (info.expires_at - now).total_seconds() <= 601
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"{", b"[[[[" * 100_000, b"\xff\xfe", b'{"access_token": NaN}', b"1" * 5000],
+    ids=["truncated", "deeply-nested", "not-utf8", "nan", "huge-int"],
+)
+def test_any_body_is_read_without_raising(body):
+    from django.utils import timezone as tz
+
+    from django_helpdesk_oauth.providers import get_provider
+    from django_helpdesk_oauth.token_response import decode_body, parse_token_response
+
+    parsed = parse_token_response(get_provider("kustomer"), decode_body(body), now=tz.now())
+    assert not parsed.usable
+    assert parsed.refresh_token == ""
+    assert parsed.access_token == ""
+    assert parsed.expiry is None
+
+
+def test_the_parsed_answer_names_no_token():
+    from django_helpdesk_oauth.providers import get_provider
+    from django_helpdesk_oauth.token_response import parse_token_response
+
+    body = {"access_token": "at-secret-0001\n", "refresh_token": "rt-secret-0002"}
+    parsed = parse_token_response(get_provider("kustomer"), body, now=timezone.now())
+    assert parsed.refresh_token == "rt-secret-0002"
+    for text in (repr(parsed), str(parsed), parsed.problem):
+        assert "secret" not in text
