@@ -86,4 +86,4 @@ def on_own_connection(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     worker.join()
     if "error" in outcome:
         raise outcome["error"]
-    return outcome["value"]  # type: ignore[no-any-return]
+    return outcome["value"]
