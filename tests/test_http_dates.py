@@ -11,6 +11,7 @@ third pass of ``scripts/test``.
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
@@ -462,3 +463,31 @@ def test_an_unreadable_pending_revocation_counts_as_attempts(
     assert seen == list(range(2, MAX_REVOKE_ATTEMPTS))
     assert not PendingRevocation.objects.exists()
     assert len(sandbox.state.matching_requests(endpoint="revoke")) == 1
+
+
+# -- what people read: the status command and the admin, with USE_TZ on or off ----------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_status_command_and_admin_show_the_true_expiry(
+    sandbox, installed, kustomer_app, admin_client
+):
+    # Kustomer tokens live 86400 s; a local/UTC mix-up under USE_TZ=False with
+    # TIME_ZONE="America/New_York" (tests.settings_naive) would show 5 hours off.
+    installation = installed(kustomer_app)
+    expires_at = to_epoch(Token.objects.get().expires_at)
+    assert 86400 - 60 < expires_at - time.time() <= 86400
+    out = StringIO()
+    call_command("helpdesk_oauth_status", stdout=out)
+    _header, line = out.getvalue().splitlines()
+    assert line.split()[:6] == [str(installation.pk), "kustomer", "acme", "active", "23h", "59m"]
+    out = StringIO()
+    call_command("helpdesk_oauth_status", "--json", stdout=out)
+    [row] = json.loads(out.getvalue())
+    # An instant a script can place: an offset is always there.
+    reported = datetime.fromisoformat(row["expires_at"])
+    assert reported.tzinfo is not None and reported.timestamp() == pytest.approx(expires_at)
+    assert datetime.fromisoformat(row["installed_at"]).tzinfo is not None
+    assert 86400 - 60 < row["expires_in_seconds"] <= 86400
+    changelist = admin_client.get(reverse("admin:helpdesk_oauth_installation_changelist"))
+    assert "in 23h 59m" in changelist.content.decode()

@@ -8,13 +8,14 @@ refresh, failed refreshes since the last success, and the last error.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
 from ...models import Installation
+from ...timeutil import to_epoch
 from ..formatting import ago, expires_in, table, truncate
 from ..inputs import get_app
 
@@ -36,7 +37,9 @@ FIELDS = (
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+    """ISO 8601 in UTC with its offset: under ``USE_TZ=False`` the stored value is naive
+    local time in ``TIME_ZONE``, which a script reading the JSON could not place."""
+    return datetime.fromtimestamp(to_epoch(value), tz=UTC).isoformat() if value else None
 
 
 class Command(BaseCommand):
