@@ -22,7 +22,8 @@ from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from . import services
-from .crypto import mask
+from .exceptions import DecryptionError
+from .fields import is_readable, masked_value
 from .humanize import expires_in
 from .models import Installation, PendingRevocation, ProviderApp, Token
 from .reporting import sensitive_oauth_view
@@ -131,6 +132,15 @@ class ProviderAppAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("client secret"))
     def secret(self, obj: ProviderApp) -> str:
+        if not is_readable(obj, "client_secret"):
+            # A wrong or missing encryption key: point staff at the tool that replaces it.
+            url = reverse("admin:helpdesk_oauth_providerapp_rotate", args=[obj.pk])
+            return format_html(
+                '<strong>{}</strong> (<a href="{}">{}</a>)',
+                obj.client_secret_hint,
+                url,
+                _("rotate client secret"),
+            )
         return obj.client_secret_hint
 
     # The create form posts the client secret: keep it out of error reports.
@@ -218,11 +228,11 @@ class TokenInline(admin.StackedInline):
 
     @admin.display(description=_("access token"))
     def access(self, obj: Token) -> str:
-        return mask(obj.access_token)
+        return masked_value(obj, "access_token")
 
     @admin.display(description=_("refresh token"))
     def refresh(self, obj: Token) -> str:
-        return mask(obj.refresh_token)
+        return masked_value(obj, "refresh_token")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -303,7 +313,8 @@ class InstallationAdmin(admin.ModelAdmin):
                 outcome = services.refresh_installation(
                     installation.pk, if_version=token.refresh_count
                 )
-            except (services.RefreshFailed, services.RefreshRetryLater):
+            except (services.RefreshFailed, services.RefreshRetryLater, DecryptionError):
+                # DecryptionError: a wrong key; the reason is on the installation's last error.
                 counts["failed"] += 1
             else:
                 counts[str(outcome)] += 1

@@ -33,6 +33,7 @@ DEFAULTS: dict[str, Any] = {
     # Empty: a key derived from SECRET_KEY is used and a system check warns.
     "ENCRYPTION_KEYS": [],
     # fn(user, installation) -> bool deciding who may POST to the uninstall URL.
+    # The default requires the model permission helpdesk_oauth.delete_installation.
     "UNINSTALL_PERMISSION": "django_helpdesk_oauth.views.can_uninstall",
     # Seconds the previous client secret stays usable after a rotation.
     "SECRET_GRACE_PERIOD": 86400,

@@ -6,6 +6,8 @@ log them and show them in the admin.
 
 from __future__ import annotations
 
+from typing import Any
+
 import requests
 from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
 
@@ -29,9 +31,7 @@ class DecryptionError(HelpdeskOAuthError):
     the value when known; the message never includes it.
     """
 
-    def __init__(
-        self, message: str, *, model: str = "", pk: object = None, field: str = ""
-    ) -> None:
+    def __init__(self, message: str, *, model: str = "", pk: Any = None, field: str = "") -> None:
         super().__init__(message)
         self.model, self.pk, self.field = model, pk, field
 

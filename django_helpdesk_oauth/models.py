@@ -16,8 +16,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .crypto import mask
-from .fields import EncryptedTextField
+from .fields import EncryptedTextField, masked_value
 from .providers import Provider, get_provider, provider_choices
 
 if TYPE_CHECKING:
@@ -97,8 +96,9 @@ class ProviderApp(models.Model):
 
     @property
     def client_secret_hint(self) -> str:
-        """The secret masked to its last four characters, for display."""
-        return mask(self.client_secret)
+        """The secret masked to its last four characters, for display; ``"unreadable —
+        replace it"`` when no configured key decrypts it."""
+        return masked_value(self, "client_secret")
 
     def scope_list(self) -> list[str]:
         """The scopes this app requests."""
@@ -320,6 +320,12 @@ class AuthorizationRequest(models.Model):
     class Meta:
         verbose_name = _("authorization request")
         verbose_name_plural = _("authorization requests")
+        # begin_install keeps each browser's newest few requests (services.install).
+        indexes = [
+            models.Index(
+                fields=["browser_binding", "created_at"], name="helpdesk_oauth_authreq_browser"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"authorization request for {self.tenant}"

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from . import services
 from .conf import app_settings
-from .exceptions import FlowError
+from .exceptions import AppMisconfigured, DecryptionError, FlowError
 from .models import Installation, ProviderApp
 from .reporting import sensitive_oauth_view
 
@@ -64,16 +64,25 @@ def callback_url(request: HttpRequest, slug: str) -> str:
 def _flow_view(
     view: Callable[[HttpRequest, ProviderApp], HttpResponse],
 ) -> Callable[[HttpRequest, str], HttpResponse]:
-    """Resolve the enabled app from the URL's slug; a FlowError becomes its 4xx page."""
+    """Resolve the enabled app from the URL's slug; a FlowError becomes its 4xx page.
+
+    A secret that no configured key decrypts (a wrong or lost encryption key) becomes
+    the 503 "misconfigured" page, checked before the flow starts so nobody consents
+    for nothing; a PKCE verifier unreadable at the callback ends the same way.
+    """
 
     @wraps(view)
     def wrapper(request: HttpRequest, slug: str) -> HttpResponse:
         app = None
         try:
             app = services.get_app(slug)
+            app.client_secret  # noqa: B018  (raises DecryptionError when unreadable)
             return view(request, app)
         except FlowError as exc:
             return _error_page(request, exc, app)
+        except DecryptionError as exc:
+            logger.error("Provider app %r cannot be used: %s", slug, exc)
+            return _error_page(request, AppMisconfigured(), app)
 
     return wrapper
 
@@ -159,7 +168,12 @@ def uninstall(request: HttpRequest, pk: int) -> HttpResponse:
             },
             status=403,
         )
-    services.uninstall(installation)
+    try:
+        services.uninstall(installation)
+    except DecryptionError as exc:
+        # The refresh token to revoke cannot be decrypted: nothing was changed.
+        logger.error("Uninstall of installation %s impossible: %s", installation.pk, exc)
+        return _error_page(request, AppMisconfigured(), installation.app)
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()

@@ -73,8 +73,9 @@ def test_query_count_does_not_grow_with_the_due_count(app):
 def test_query_count_grows_only_per_batch(app, monkeypatch):
     monkeypatch.setattr(tasks, "SWEEP_BATCH", 50)
     make_installations(app, 120, due=True)
-    # 3 pages (50 + 50 + 20) + the previous-secret expiry + the pending-revocation query.
-    assert sweep_queries(120) == 5
+    # 3 pages (50 + 50 + 20) + the previous-secret expiry + the expired authorization
+    # requests (one page when there are none) + the pending-revocation query.
+    assert sweep_queries(120) == 6
 
 
 def test_the_sweep_query_uses_the_index(app):

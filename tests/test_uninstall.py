@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 
 from django_helpdesk_oauth import tasks
 from django_helpdesk_oauth.models import Installation, PendingRevocation, Token
@@ -14,8 +15,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def staff(browser, sandbox):
-    """Log the browser in as a staff user through the admin login page."""
+    """Log the browser in as a staff user allowed to uninstall, through the admin login page."""
     user = get_user_model().objects.create_user("staff", password="pw-staff-1", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="delete_installation"))
     login = f"{sandbox.url}/admin/login/"
     browser.get(login, timeout=10)
     response = browser.post(

@@ -136,7 +136,9 @@ def refresh_installation(
     Safe to call from any number of threads, processes and machines at once:
     exactly one refreshes, the others return :attr:`Outcome.FRESH` once it is
     done. Raises :class:`RefreshRetryLater` (token untouched) or
-    :class:`RefreshFailed`.
+    :class:`RefreshFailed`, or :class:`~django_helpdesk_oauth.exceptions.DecryptionError`
+    when the stored token or client secret cannot be decrypted (nothing sent; the reason
+    is recorded on the installation, which stays active).
 
     Called inside a transaction of the caller's (``ATOMIC_REQUESTS``, an
     ``atomic()`` block), the refresh runs on a connection of its own and commits

@@ -16,6 +16,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from ..conf import app_settings
 from ..exceptions import ConfigurationError, HelpdeskOAuthError
+from ..fields import is_readable
 from ..models import ProviderApp
 from ..signals import client_secret_rotated
 
@@ -44,9 +45,12 @@ def set_client_secret(app: ProviderApp, new_secret: str, *, actor: str = "") -> 
     new_secret = clean_secret(new_secret, what="new client secret")
     with transaction.atomic():
         locked = ProviderApp.objects.select_for_update().get(pk=app.pk)
-        if new_secret == locked.client_secret:
+        # A current secret no configured key decrypts (wrong or lost key) is replaced and
+        # not kept: it could never serve as the grace-window fallback.
+        current = locked.client_secret if is_readable(locked, "client_secret") else ""
+        if new_secret == current:
             raise SecretRotationError("The new client secret is the same as the current one.")
-        locked.previous_client_secret = locked.client_secret
+        locked.previous_client_secret = current
         locked.client_secret = new_secret
         locked.secret_rotated_at = timezone.now()
         locked.last_error = ""

@@ -18,7 +18,8 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from .. import client
-from ..exceptions import DecryptionError, HelpdeskOAuthError, ProviderError
+from ..exceptions import HelpdeskOAuthError, ProviderError
+from ..fields import Unreadable
 from ..models import Installation, PendingRevocation, ProviderApp, Token
 from ..signals import installation_uninstalled
 from .creds import with_secret_fallback
@@ -42,7 +43,11 @@ class UninstallResult:
 
 @sensitive_variables()
 def uninstall(installation: Installation, *, revoke: bool = True) -> UninstallResult:
-    """Uninstall ``installation``; idempotent (a second call changes nothing)."""
+    """Uninstall ``installation``; idempotent (a second call changes nothing).
+
+    Raises :class:`~django_helpdesk_oauth.exceptions.DecryptionError` (nothing changed)
+    when the refresh token to revoke cannot be decrypted with any configured key.
+    """
     with transaction.atomic():
         locked = (
             Installation.objects.select_for_update().select_related("app").get(pk=installation.pk)
@@ -50,14 +55,17 @@ def uninstall(installation: Installation, *, revoke: bool = True) -> UninstallRe
         if locked.status == Installation.Status.UNINSTALLED:
             return UninstallResult(locked, already=True)
         token = getattr(locked, "token", None)
-        refresh_token = token.refresh_token if token else ""
+        revoke = revoke and locked.app.provider_spec.supports_revoke
+        # Read only when it is to be revoked. One no key decrypts raises DecryptionError
+        # here, before anything changed (restore the key, or uninstall with revoke=False).
+        refresh_token = token.refresh_token if token is not None and revoke else ""
         if token is not None:
             token.delete()  # erases both tokens
         locked.status = Installation.Status.UNINSTALLED
         locked.uninstalled_at = timezone.now()
         locked.save(update_fields=["status", "uninstalled_at", "updated_at"])
         pending = None
-        if revoke and refresh_token and locked.app.provider_spec.supports_revoke:
+        if revoke and refresh_token:
             # Stored first, in the same transaction: if revoking below fails or the
             # process dies, the background retry still has what it needs.
             pending = PendingRevocation.objects.create(
@@ -183,13 +191,12 @@ def queue_revocation(app: ProviderApp, tenant: str, refresh_token: str) -> Pendi
 def stored_refresh_token(installation: Installation) -> str:
     """The installation's stored refresh token; ``""`` if none or unreadable (a wrong
     encryption key: nothing we could revoke with)."""
-    try:
-        value = (
-            Token.objects.filter(installation=installation)
-            .values_list("refresh_token", flat=True)
-            .first()
-        )
-    except DecryptionError:
+    value = (
+        Token.objects.filter(installation=installation)
+        .values_list("refresh_token", flat=True)
+        .first()
+    )
+    if isinstance(value, Unreadable):  # what a value no configured key opens loads as
         logger.warning(
             "Installation %s: stored refresh token unreadable; not revoked.", installation.pk
         )

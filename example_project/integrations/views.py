@@ -67,6 +67,7 @@ def index(request: HttpRequest) -> HttpResponse:
         {
             "rows": rows,
             "cards": cards,
-            "can_uninstall": user.is_active and user.is_staff,
+            # The library's default UNINSTALL_PERMISSION hook checks this permission.
+            "can_uninstall": user.is_active and user.has_perm("helpdesk_oauth.delete_installation"),
         },
     )
