@@ -28,7 +28,8 @@ def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[checks
         return [
             checks.Warning(
                 'HELPDESK_OAUTH["ENCRYPTION_KEYS"] is empty: tokens are encrypted with a key '
-                "derived from SECRET_KEY, so rotating SECRET_KEY makes them unreadable.",
+                "derived from SECRET_KEY; rotating SECRET_KEY without keeping the old one in "
+                "SECRET_KEY_FALLBACKS (until helpdesk_oauth_rekey has run) makes them unreadable.",
                 hint="Set it to a list of keys from cryptography.fernet.Fernet.generate_key().",
                 id="helpdesk_oauth.W001",
             )

@@ -1,9 +1,11 @@
 """Encryption at rest: Fernet/MultiFernet over ``HELPDESK_OAUTH["ENCRYPTION_KEYS"]``.
 
 The first key encrypts; every key decrypts, so keys rotate by prepending a new
-one, running ``helpdesk_oauth_rekey`` and then dropping the old one. A value
-no key can open raises :class:`DecryptionError`: returning the ciphertext (as
-some field packages do) would send it out as a bearer token.
+one, running ``helpdesk_oauth_rekey`` and then dropping the old one. Without
+``ENCRYPTION_KEYS`` the keys are derived from ``SECRET_KEY`` (encrypts) and
+``SECRET_KEY_FALLBACKS`` (decrypt only). A value no key can open raises
+:class:`DecryptionError`: returning the ciphertext (as some field packages do)
+would send it out as a bearer token.
 """
 
 from __future__ import annotations
@@ -22,18 +24,29 @@ _lock = threading.Lock()
 _cache: tuple[tuple[str, ...], MultiFernet] | None = None
 
 
-def derived_key() -> str:
-    """A Fernet key derived from ``SECRET_KEY`` (the fallback; a system check warns)."""
-    digest = hashlib.sha256(b"django-helpdesk-oauth:" + settings.SECRET_KEY.encode()).digest()
+def derived_key(secret_key: str | bytes | None = None) -> str:
+    """A Fernet key derived from ``secret_key`` (default ``SECRET_KEY``): the fallback
+    when ``ENCRYPTION_KEYS`` is empty (a system check warns)."""
+    secret = settings.SECRET_KEY if secret_key is None else secret_key
+    raw = secret.encode() if isinstance(secret, str) else secret
+    digest = hashlib.sha256(b"django-helpdesk-oauth:" + raw).digest()
     return base64.urlsafe_b64encode(digest).decode()
 
 
 def configured_keys() -> tuple[str, ...]:
-    """The keys in use, first one encrypting."""
+    """The keys in use, first one encrypting.
+
+    With ``ENCRYPTION_KEYS`` empty: the key derived from ``SECRET_KEY``, then one per
+    ``SECRET_KEY_FALLBACKS`` entry, so rotating ``SECRET_KEY`` the way Django documents
+    (old key moved to the fallbacks) keeps every value readable until
+    ``helpdesk_oauth_rekey`` has moved it to the new key.
+    """
     keys = app_settings.ENCRYPTION_KEYS
     if isinstance(keys, str):
         keys = [keys]
-    return tuple(keys) or (derived_key(),)
+    if keys:
+        return tuple(keys)
+    return (derived_key(), *(derived_key(old) for old in settings.SECRET_KEY_FALLBACKS if old))
 
 
 def _fernet() -> MultiFernet:

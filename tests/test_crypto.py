@@ -52,9 +52,11 @@ def test_a_value_under_an_unknown_key_raises_instead_of_returning_ciphertext(db,
         slug="a", provider="gorgias", client_id="c", client_secret=SECRET
     )
     with_keys(settings, [Fernet.generate_key().decode()])
+    loaded = ProviderApp.objects.get(pk=app.pk)  # the row loads (lists and pages work)…
     with pytest.raises(DecryptionError) as excinfo:
-        ProviderApp.objects.get(pk=app.pk)
+        loaded.client_secret  # noqa: B018  (…reading the secret raises)
     assert SECRET not in str(excinfo.value)
+    assert excinfo.value.field == "client_secret" and excinfo.value.pk == app.pk
 
 
 def test_fallback_key_is_derived_from_secret_key_with_a_warning(settings):

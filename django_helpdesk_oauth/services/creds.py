@@ -19,6 +19,7 @@ from django.views.decorators.debug import sensitive_variables
 from .. import client
 from ..conf import app_settings
 from ..exceptions import InvalidClient
+from ..fields import is_readable
 from ..models import ProviderApp
 
 logger = logging.getLogger(__name__)
@@ -39,8 +40,11 @@ def credentials(app: ProviderApp, tenant: str, *, secret: str | None = None) -> 
 
 @sensitive_variables()
 def previous_secret(app: ProviderApp) -> str:
-    """The previous secret while the grace window is open, else ``""``."""
-    if not app.previous_client_secret or app.secret_rotated_at is None:
+    """The previous secret while the grace window is open, else ``""`` (also when no
+    configured key decrypts it: a fallback must never raise over the real error)."""
+    if app.secret_rotated_at is None or not is_readable(app, "previous_client_secret"):
+        return ""
+    if not app.previous_client_secret:
         return ""
     window = timedelta(seconds=app_settings.SECRET_GRACE_PERIOD)
     return app.previous_client_secret if timezone.now() < app.secret_rotated_at + window else ""

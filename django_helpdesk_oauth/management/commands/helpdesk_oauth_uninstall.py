@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from ...exceptions import DecryptionError
 from ...services import uninstall
+from ..formatting import one_line
 from ..inputs import get_installation
 
 
@@ -32,7 +34,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         installation = get_installation(options["installation"])
         revoke = not options["no_revoke"]
-        result = uninstall(installation, revoke=revoke)
+        try:
+            result = uninstall(installation, revoke=revoke)
+        except DecryptionError as exc:
+            raise CommandError(
+                one_line(f"{exc} Nothing changed; --no-revoke uninstalls without revoking.")
+            ) from None
         label = f"Installation {installation.pk} ({installation.app.slug} @ {installation.tenant})"
         if result.already:
             self.stdout.write(f"{label} was already uninstalled; nothing to do.")
