@@ -16,6 +16,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from django.views.decorators.debug import sensitive_variables
+
 from .. import transport
 from ..exceptions import ProviderError, TenantMismatch, TenantUnconfirmed
 from ..providers.base import Provider
@@ -30,6 +32,7 @@ def _mismatch(provider: Provider, tenant: str) -> TenantMismatch:
     )
 
 
+@sensitive_variables()  # the new access token, in ``token`` and the header
 def confirm_tenant(
     provider: Provider, tenant: str, token: Mapping[str, Any], *, app_slug: str = ""
 ) -> None:
