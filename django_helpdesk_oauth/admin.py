@@ -336,7 +336,20 @@ class InstallationAdmin(admin.ModelAdmin):
     def uninstall_selected(self, request: HttpRequest, queryset: QuerySet[Installation]) -> None:
         done = revoked = 0
         for installation in queryset:
-            result = services.uninstall(installation)
+            try:
+                result = services.uninstall(installation)
+            except DecryptionError:
+                # Its refresh token cannot be decrypted (wrong key): left as it was.
+                self.message_user(
+                    request,
+                    _(
+                        "%(installation)s was not uninstalled: its token cannot be decrypted "
+                        "with the configured encryption keys."
+                    )
+                    % {"installation": installation},
+                    messages.ERROR,
+                )
+                continue
             if not result.already:
                 done += 1
                 revoked += result.revoked

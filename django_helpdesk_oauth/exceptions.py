@@ -44,9 +44,9 @@ class DecryptionError(HelpdeskOAuthError):
         verbose = str(getattr(field, "verbose_name", name))
         pk = getattr(instance, "pk", None)
         return cls(
-            f"{label} pk={pk}: the stored {verbose} cannot be decrypted with any configured "
-            'key (HELPDESK_OAUTH["ENCRYPTION_KEYS"], or SECRET_KEY and SECRET_KEY_FALLBACKS '
-            "when that is empty): restore the key it was written with, or replace the value.",
+            f"The stored {verbose} cannot be decrypted with any configured key ({label} "
+            f'pk={pk}): restore the key it was written with (HELPDESK_OAUTH["ENCRYPTION_KEYS"], '
+            "or SECRET_KEY_FALLBACKS when that is empty), or replace the value.",
             model=label,
             pk=pk,
             field=name,
