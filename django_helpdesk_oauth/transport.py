@@ -130,6 +130,7 @@ class _Adapter(HTTPAdapter):
         return manager
 
 
+@sensitive_variables()  # kwargs carry client secrets, tokens and API keys
 def _send(
     method: str, url: str, guard: _Guard, timeout: float, box: dict[str, Any], kwargs: Any
 ) -> None:
@@ -175,6 +176,7 @@ class _TooLarge(Exception):
 
 
 @sensitive_variables()
+@sensitive_variables()  # kwargs carry client secrets, tokens and API keys
 def request(
     method: str,
     url: str,
