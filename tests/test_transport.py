@@ -184,6 +184,21 @@ def test_a_dripping_token_endpoint_is_cut_off_and_the_refresh_retries_later(
     assert no_transport_thread_left()
 
 
+def test_the_real_answer_dripped_is_cut_off_too(sandbox, installed, gorgias_app, settings):
+    # status=None: the provider really issues a new access token, but sends it too slowly.
+    installation = installed(gorgias_app)
+    make_due(installation)
+    before = snapshot(installation)
+    deadline_of(settings, 1)
+    fault = sandbox.state.inject("token", status=None, drip=0.05)
+    retry = run_refresh_as_worker(installation.pk)
+    assert retry.when > 0
+    assert 0 < fault.sent < fault.length
+    assert snapshot(installation) == before
+    [request] = sandbox.state.matching_requests(endpoint="token", grant_type="refresh_token")
+    assert request["status"] == 200  # the provider answered; the answer never arrived in time
+
+
 def test_after_the_cut_off_the_eager_retry_uses_the_same_refresh_token(
     sandbox, installed, gorgias_app, settings
 ):
