@@ -232,6 +232,32 @@ def test_a_slow_start_then_drip_still_ends_at_the_one_deadline(sandbox, installe
     assert fault.sent < fault.length
 
 
+def test_the_lease_bounds_the_call_even_when_http_timeout_would_not(
+    sandbox, installed, kustomer_app, settings
+):
+    # A lease shorter than the checks allow (E006): the call must still end LEASE_SAFETY
+    # seconds before the lease lapses, whatever HTTP_TIMEOUT says, so no second worker
+    # can take the lease over while our refresh token is in flight.
+    installation = installed(kustomer_app)
+    make_due(installation)
+    before = snapshot(installation)
+    settings.HELPDESK_OAUTH = {
+        **settings.HELPDESK_OAUTH,
+        "HTTP_TIMEOUT": 60,
+        "REFRESH_LEASE": transport.LEASE_SAFETY + 1,
+    }
+    body = {"access_token": "at-late-0001", "refresh_token": "rt-late-0002", "expires_in": 3600}
+    fault = sandbox.state.inject("token", status=200, body=body, drip=0.1)  # ~8 s to send
+    retry = run_refresh_as_worker(installation.pk)
+    assert retry.when > 0
+    assert 0 < fault.sent < fault.length
+    assert snapshot(installation) == before
+    installation.refresh_from_db()
+    assert "timed out (deadline" in installation.last_error
+    token = Token.objects.get()
+    assert token.lease_owner == ""  # released at once, not left to lapse
+
+
 # -- the deadline: status line and headers dripped by a raw server -------------------
 
 

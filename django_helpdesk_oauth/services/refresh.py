@@ -37,6 +37,7 @@ from ..exceptions import (
 from ..models import Installation, ProviderApp, Token
 from ..signals import installation_needs_reauth, token_refresh_failed, token_refreshed
 from ..token_response import TokenResponse
+from ..transport import LEASE_SAFETY
 from . import isolation
 from .creds import with_secret_fallback
 from .tokens import salvage_fields, token_fields, unusable
@@ -164,12 +165,16 @@ def _refresh_when_due(
     installation_id: int, *, if_version: int | None, wait: float | None
 ) -> Outcome:
     owner = uuid.uuid4().hex
-    deadline = time.monotonic() + (wait if wait is not None else app_settings.HTTP_TIMEOUT + 5)
+    # A holder may make two token calls (the secret grace-window retry).
+    patience = 2 * app_settings.HTTP_TIMEOUT + LEASE_SAFETY
+    deadline = time.monotonic() + (wait if wait is not None else patience)
     while True:
         now = timezone.now()
         due = _due_condition(now, if_version)
+        # Read before the UPDATE, so the lease ends no earlier than this figure says.
+        lease_ends = time.monotonic() + app_settings.REFRESH_LEASE
         if _take_lease(installation_id, owner, now, due):
-            return _refresh_with_lease(installation_id, owner)
+            return _refresh_with_lease(installation_id, owner, lease_ends - LEASE_SAFETY)
         # Not taken: not due, no token, or another worker holds the lease.
         row = (
             Token.objects.filter(installation_id=installation_id)
@@ -185,9 +190,9 @@ def _refresh_when_due(
         time.sleep(WAIT_POLL)
 
 
-def _refresh_with_lease(installation_id: int, owner: str) -> Outcome:
+def _refresh_with_lease(installation_id: int, owner: str, call_deadline: float) -> Outcome:
     try:
-        return _refresh_holding_lease(installation_id, owner)
+        return _refresh_holding_lease(installation_id, owner, call_deadline)
     except DecryptionError as exc:
         _release(installation_id, owner)
         _record_unreadable(installation_id, exc)
@@ -200,7 +205,10 @@ def _refresh_with_lease(installation_id: int, owner: str) -> Outcome:
 
 
 @sensitive_variables()
-def _refresh_holding_lease(installation_id: int, owner: str) -> Outcome:
+def _refresh_holding_lease(installation_id: int, owner: str, call_deadline: float) -> Outcome:
+    """Refresh while holding the lease. ``call_deadline`` (``time.monotonic()`` seconds)
+    is when every token call must have ended: ``LEASE_SAFETY`` seconds before the lease
+    lapses, so no other worker can take it over while our call is still in flight."""
     snap = _snapshot(installation_id)
     assert snap is not None  # we hold a lease on its row
     token, installation, app = snap.token, snap.installation, snap.app
@@ -214,7 +222,11 @@ def _refresh_holding_lease(installation_id: int, owner: str) -> Outcome:
         raw = with_secret_fallback(
             app,
             installation.tenant,
-            lambda creds: client.refresh(creds, refresh_token=token.refresh_token),
+            lambda creds: client.refresh(
+                creds,
+                refresh_token=token.refresh_token,
+                deadline=min(time.monotonic() + app_settings.HTTP_TIMEOUT, call_deadline),
+            ),
         )
     except ProviderError as exc:
         # The lease is released by _refresh_with_lease as this propagates.
