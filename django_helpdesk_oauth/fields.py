@@ -8,6 +8,10 @@ use the secret (a token request, a bearer header) fails with the typed error
 before anything is sent. The marker is not a ``str`` and refuses ``str()``, so
 it can never be formatted into a header or a request body by accident.
 
+Whatever reads the attribute raises too: ``refresh_from_db()`` of the whole row,
+``full_clean()`` without excluding the field, ``bulk_update`` of it. ``save()``
+writes the stored ciphertext back unchanged.
+
 Serialization (``dumpdata``) writes the encrypted form, ``"fernet:<token>"``;
 ``loaddata`` (``to_python``) decrypts exactly that form and leaves any other
 string as plaintext.

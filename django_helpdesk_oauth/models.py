@@ -185,7 +185,12 @@ class Installation(models.Model):
         return self.provider_spec.endpoint("api_base_url", self.tenant)
 
     def api_session(self) -> requests.Session:
-        """A ``requests.Session`` authorized as this installation (see :mod:`.session`)."""
+        """A ``requests.Session`` authorized as this installation (see :mod:`.session`).
+
+        Its requests raise :class:`~.exceptions.NotInstalled` without a usable token, and
+        :class:`~.exceptions.DecryptionError` (nothing sent) when the stored token or the
+        app's client secret cannot be decrypted with the configured keys.
+        """
         from .session import InstallationSession
 
         return InstallationSession(self)
