@@ -102,7 +102,7 @@ def _issue_gorgias(
             "jti": new_secret(16),
             "scope": scope,
         },
-        state.jwt_key,
+        state.signing_key,
     )
     access = IssuedToken(
         access_token, "access", GORGIAS, client.client_id, tenant, scope, now, expires, family
@@ -139,7 +139,7 @@ def _id_token(
     }
     if nonce is not None:
         claims["nonce"] = nonce
-    return jwt.encode(claims, state.jwt_key)
+    return jwt.encode(claims, state.signing_key)
 
 
 def _issue_kustomer(

@@ -8,7 +8,9 @@ a process restart or :meth:`SandboxState.reset` starts from the clients
 configured in ``settings.HELPDESK_OAUTH_SANDBOX``. With
 ``HELPDESK_OAUTH_SANDBOX["STATE_FILE"]`` set, the clients, tokens and Kustomer
 apps are written there (JSON) after every token and apps-API request and read
-back at start, so a development server's restart does not lose them.
+back at start, so a development server's restart does not lose them; clients
+another process writes there (``manage.py helpdesk_oauth_sandbox_client add``)
+are picked up by a running server on its next request.
 
 Tests use the public attributes and methods here to arrange scenarios (revoke a
 customer's tokens, make the provider slow or failing, move the clock) and to
@@ -18,9 +20,9 @@ assert on what the client under test sent (:attr:`SandboxState.requests`,
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
+import math
 import os
 import secrets
 import tempfile
@@ -31,12 +33,53 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from . import jwt
+
 GORGIAS = "gorgias"
 KUSTOMER = "kustomer"
 PROVIDERS = (GORGIAS, KUSTOMER)
 
 DEFAULT_LIFETIMES = {GORGIAS: 86400, KUSTOMER: 86400}
 DEFAULT_CODE_LIFETIME = 60
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A provider's documented request limit, emulated as a leaky bucket.
+
+    ``capacity`` requests may arrive at once; the bucket drains ``capacity`` per
+    ``window`` seconds. ``headers`` maps a response header to a template using
+    ``{used}``, ``{remaining}`` and ``{limit}``, sent with every limited answer.
+    """
+
+    capacity: int
+    window: float
+    headers: tuple[tuple[str, str], ...] = ()
+    source: str = ""
+
+
+# Documented limits, applied to the token endpoint per tenant (the providers count per
+# account / org; their token endpoints have no separately documented limit).
+DOCUMENTED_RATE_LIMITS: dict[str, RateLimit] = {
+    # developers.gorgias.com/reference/limitations: leaky bucket, OAuth2 apps 80 requests
+    # per 20 s window per account; 429 with Retry-After and X-Gorgias-Account-Api-Call-Limit.
+    GORGIAS: RateLimit(
+        80,
+        20.0,
+        (("X-Gorgias-Account-Api-Call-Limit", "{used}/{limit}"),),
+        "https://developers.gorgias.com/reference/limitations",
+    ),
+    # developer.kustomer.com/kustomer-api-docs/reference/rate-limiting: per org, 60 s
+    # interval, 300 rpm on the smallest plan (Professional); x-ratelimit-* headers.
+    KUSTOMER: RateLimit(
+        300,
+        60.0,
+        (("x-ratelimit-limit", "{limit}"), ("x-ratelimit-remaining", "{remaining}")),
+        "https://developer.kustomer.com/kustomer-api-docs/reference/rate-limiting",
+    ),
+}
 
 
 def new_secret(nbytes: int = 32) -> str:
@@ -218,6 +261,14 @@ class SandboxState:
     ``counters``
         a :class:`collections.Counter` of issued things (``codes``,
         ``access_tokens``, ``refresh_tokens``, ``rotations``, ``revocations``, ``replays``).
+    ``rate_limits_enabled``
+        answer token requests beyond the provider's documented limit with ``429`` and
+        ``Retry-After`` (default ``False``; ``HELPDESK_OAUTH_SANDBOX["RATE_LIMITS"] = True``
+        turns it on). ``rate_limits`` holds the :class:`RateLimit` per provider
+        (:data:`DOCUMENTED_RATE_LIMITS`); replace one to test with a small bucket.
+    ``signing_key``
+        the RSA key signing Gorgias's RS256 JWTs (read-only; :attr:`public_jwks` is
+        what the JWKS endpoint publishes).
 
     To test a client against odd but successful token answers, use
     :meth:`reshape_token_response`: the grant really happens (a Kustomer refresh
@@ -226,8 +277,10 @@ class SandboxState:
     ``state.reshape_token_response({"expires_in": "3600.0"})``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, state_file: str | None = None) -> None:
         self._lock = threading.RLock()
+        # A STATE_FILE chosen by the caller (the sandbox client command) over the setting's.
+        self._state_file_override = state_file
         self.reset()
 
     # -- lifecycle -------------------------------------------------------------
@@ -253,8 +306,28 @@ class SandboxState:
             self.send_iss = False
             self.token_delay = 0.0
             self.reuse_detection = False
-            # Signs the Gorgias JWTs; a new one per reset so old tokens stop verifying.
-            self.jwt_key: bytes = secrets.token_bytes(32)
+            self.rate_limits_enabled = False
+            self.rate_limits: dict[str, RateLimit] = dict(DOCUMENTED_RATE_LIMITS)
+            self._buckets: dict[tuple[str, str], tuple[float, float]] = {}
+            # (mtime, size, inode) of STATE_FILE when this process last read or wrote it.
+            self._file_stamp: tuple[int, int, int] | None = None
+            # Signs the Gorgias JWTs (RS256); made on first use (RSA key generation takes
+            # ~50 ms), a new one per reset so old tokens stop verifying.
+            self._signing_key: rsa.RSAPrivateKey | None = None
+
+    @property
+    def signing_key(self) -> rsa.RSAPrivateKey:
+        """The RSA key signing Gorgias's JWTs; its public half is at the JWKS endpoint."""
+        with self._lock:
+            self._load_settings()
+            if self._signing_key is None:
+                self._signing_key = jwt.new_key()
+            return self._signing_key
+
+    @property
+    def public_jwks(self) -> dict[str, Any]:
+        """The JWK Set (RFC 7517 §5) verifying the sandbox's JWTs: ``{"keys": [jwk]}``."""
+        return {"keys": [jwt.public_jwk(self.signing_key.public_key())]}
 
     @property
     def lock(self) -> threading.RLock:
@@ -264,11 +337,16 @@ class SandboxState:
     def _load_settings(self) -> None:
         # Lazily, so override_settings / the settings fixture reach us after a reset().
         if self._settings_loaded:
+            if self.state_file and self._stat_state_file() != self._file_stamp:
+                # Another process (helpdesk_oauth_sandbox_client) registered clients.
+                self._merge_clients_from_file(self.state_file)
             return
         from django.conf import settings
 
         config = getattr(settings, "HELPDESK_OAUTH_SANDBOX", None) or {}
-        self.state_file = config.get("STATE_FILE") or None
+        self.state_file = self._state_file_override or config.get("STATE_FILE") or None
+        if config.get("RATE_LIMITS"):
+            self.rate_limits_enabled = True
         if self.state_file and os.path.exists(self.state_file):
             self._restore(self.state_file)
         for entry in config.get("CLIENTS", ()):
@@ -319,33 +397,64 @@ class SandboxState:
                 "access_tokens": [asdict(t) for t in self.access_tokens.values()],
                 "refresh_tokens": [asdict(t) for t in self.refresh_tokens.values()],
                 "kustomer_apps": [asdict(a) for a in self.kustomer_apps.values()],
-                "jwt_key": base64.b64encode(self.jwt_key).decode(),
+                "signing_key": jwt.key_to_pem(self.signing_key),
             }
             directory = os.path.dirname(os.path.abspath(self.state_file))
             fd, tmp = tempfile.mkstemp(dir=directory, prefix=".sandbox-state-")
             with os.fdopen(fd, "w") as out:
                 json.dump(data, out)
             os.replace(tmp, self.state_file)
+            self._file_stamp = self._stat_state_file()
+
+    def _stat_state_file(self) -> tuple[int, int, int] | None:
+        try:
+            info = os.stat(self.state_file or "")
+        except OSError:
+            return None
+        return (info.st_mtime_ns, info.st_size, info.st_ino)
+
+    @staticmethod
+    def _read_clients(data: dict[str, Any]) -> list[SandboxClient]:
+        return [
+            SandboxClient(**{**c, "redirect_uris": tuple(c["redirect_uris"])})
+            for c in data["clients"]
+        ]
+
+    def _merge_clients_from_file(self, path: str) -> None:
+        """Take the clients another process wrote to ``path``; this process keeps its tokens.
+
+        Only clients are merged (the file's win): the sandbox client command changes
+        nothing else, and this process already saved every token it issued.
+        """
+        stamp = self._stat_state_file()
+        try:
+            with open(path) as source:
+                clients = self._read_clients(json.load(source))
+        except (OSError, ValueError, KeyError, TypeError):
+            return  # being replaced or damaged: try again on the next request
+        self._clients.update({(c.provider, c.client_id): c for c in clients})
+        self._file_stamp = stamp
 
     def _restore(self, path: str) -> None:
+        stamp = self._stat_state_file()
         try:
             with open(path) as source:
                 data = json.load(source)
-            clients = [
-                SandboxClient(**{**c, "redirect_uris": tuple(c["redirect_uris"])})
-                for c in data["clients"]
-            ]
+            clients = self._read_clients(data)
             access = [IssuedToken(**t) for t in data["access_tokens"]]
             refresh = [IssuedToken(**t) for t in data["refresh_tokens"]]
             apps = [KustomerApp(**a) for a in data["kustomer_apps"]]
-            jwt_key = base64.b64decode(data["jwt_key"])
-        except (OSError, ValueError, KeyError, TypeError):
+            # A file written before the RS256 keys has none: a new key is made then.
+            pem = data.get("signing_key")
+            signing_key = jwt.key_from_pem(pem) if pem else None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return  # a damaged file: start afresh rather than fail every request
         self._clients = {(c.provider, c.client_id): c for c in clients}
         self.access_tokens = {t.token: t for t in access}
         self.refresh_tokens = {t.token: t for t in refresh}
         self.kustomer_apps = {a.name: a for a in apps}
-        self.jwt_key = jwt_key
+        self._signing_key = signing_key
+        self._file_stamp = stamp
 
     # -- clients ---------------------------------------------------------------
 
@@ -366,6 +475,15 @@ class SandboxState:
             self._load_settings()
             self._clients[(provider, client_id)] = client
         return client
+
+    def clients(self, provider: str | None = None) -> list[SandboxClient]:
+        """Every registered client (of ``provider``), sorted by provider and client id."""
+        with self._lock:
+            self._load_settings()
+            return sorted(
+                (c for c in self._clients.values() if provider in (None, c.provider)),
+                key=lambda c: (c.provider, c.client_id),
+            )
 
     def get_client(self, provider: str, client_id: str | None) -> SandboxClient | None:
         """The registered client, or ``None``."""
@@ -560,6 +678,36 @@ class SandboxState:
     def count(self, **filters: Any) -> int:
         """How many logged requests match, e.g. ``count(endpoint="token", tenant="acme")``."""
         return len(self.matching_requests(**filters))
+
+    # -- rate limits -----------------------------------------------------------------
+
+    def rate_limit(self, provider: str, key: str) -> tuple[float | None, dict[str, str]]:
+        """Count one token request of ``provider`` for ``key`` (the tenant, or the client).
+
+        Returns ``(retry_after, headers)``: ``retry_after`` is ``None`` when the request
+        is within :attr:`rate_limits` (or limits are off: :attr:`rate_limits_enabled`),
+        else the seconds until one more request fits; ``headers`` are the provider's
+        rate-limit headers for the answer. Uses :attr:`now`, so :meth:`advance` drains.
+        """
+        with self._lock:
+            self._load_settings()
+            limit = self.rate_limits.get(provider)
+            if not self.rate_limits_enabled or limit is None:
+                return None, {}
+            now = self.now()
+            rate = limit.capacity / limit.window  # requests drained per second
+            level, since = self._buckets.get((provider, key), (0.0, now))
+            level = max(0.0, level - (now - since) * rate)
+            retry_after = None
+            if level + 1 > limit.capacity:
+                retry_after = (level + 1 - limit.capacity) / rate
+            else:
+                level += 1
+            self._buckets[(provider, key)] = (level, now)
+            used = min(limit.capacity, math.ceil(level))
+            values = {"used": used, "remaining": limit.capacity - used, "limit": limit.capacity}
+            headers = {name: template.format(**values) for name, template in limit.headers}
+            return retry_after, headers
 
     # -- faults --------------------------------------------------------------------
 

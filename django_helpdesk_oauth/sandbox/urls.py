@@ -5,9 +5,9 @@ loopback cannot, so the sandbox puts it in the path. A tenant that is not a
 valid subdomain label never matches: 404.
 """
 
-from django.urls import path, register_converter
+from django.urls import path, re_path, register_converter
 
-from .views import api, apps, authorize, index, token
+from .views import api, apps, authorize, index, openid, token
 
 
 class TenantConverter:
@@ -24,6 +24,8 @@ class TenantConverter:
 
 register_converter(TenantConverter, "sandbox_tenant")
 
+TENANT = f"(?P<tenant>{TenantConverter.regex})"
+
 app_name = "helpdesk_oauth_sandbox"
 
 urlpatterns = [
@@ -38,9 +40,30 @@ urlpatterns = [
     path(
         "gorgias/<sandbox_tenant:tenant>/oauth/revoke", token.gorgias_revoke, name="gorgias-revoke"
     ),
+    # OpenID Connect: each Gorgias account is its own issuer.
     path(
-        "gorgias/<sandbox_tenant:tenant>/api/account", api.gorgias_account, name="gorgias-account"
+        "gorgias/<sandbox_tenant:tenant>/.well-known/openid-configuration",
+        openid.gorgias_configuration,
+        name="gorgias-openid-configuration",
     ),
+    path(
+        "gorgias/<sandbox_tenant:tenant>/.well-known/jwks.json",
+        openid.gorgias_jwks,
+        name="gorgias-jwks",
+    ),
+    path(
+        "gorgias/<sandbox_tenant:tenant>/oauth/userinfo",
+        openid.gorgias_userinfo,
+        name="gorgias-userinfo",
+    ),
+    # The account's REST API; every path below api/ answers JSON (404 when unknown).
+    path(
+        "gorgias/<sandbox_tenant:tenant>/api/account",
+        api.gorgias_api,
+        {"rest": "account"},
+        name="gorgias-account",
+    ),
+    re_path(rf"^gorgias/{TENANT}/api/(?P<rest>.*)$", api.gorgias_api, name="gorgias-api"),
     # Kustomer, the seed's global endpoints (api.apps.kustomerapp.com).
     path("kustomer/oauth/authorize", authorize.kustomer_authorize, name="kustomer-authorize"),
     path("kustomer/oauth/token", token.kustomer_token, name="kustomer-token"),
@@ -66,12 +89,15 @@ urlpatterns = [
     ),
     path(
         "kustomer/<sandbox_tenant:tenant>/api/v1/users/current",
-        api.kustomer_current_user,
+        api.kustomer_api,
+        {"rest": "users/current"},
         name="kustomer-current-user",
     ),
     path(
         "kustomer/<sandbox_tenant:tenant>/api/v1/customers",
-        api.kustomer_customers,
+        api.kustomer_api,
+        {"rest": "customers"},
         name="kustomer-customers",
     ),
+    re_path(rf"^kustomer/{TENANT}/api/v1/(?P<rest>.*)$", api.kustomer_api, name="kustomer-api"),
 ]

@@ -109,12 +109,16 @@ def test_bad_client_or_redirect_uri_shows_an_error_page_never_redirects(client, 
     assert "Authorization error" in response.content.decode()
 
 
-def test_registered_redirect_uris_are_enforced_ignoring_the_query(client):
+def test_registered_redirect_uris_are_enforced(client):
     state.register_client(
         "gorgias", "strict", "s3cret", redirect_uris=["https://app.example.com/oauth/callback"]
     )
     good = client.get(
-        authorize_url("gorgias-authorize", "acme", **gorgias_params(client_id="strict"))
+        authorize_url(
+            "gorgias-authorize",
+            "acme",
+            **gorgias_params(client_id="strict", redirect_uri=REDIRECT_URI),
+        )
     )
     bad = client.get(
         authorize_url(
@@ -126,6 +130,74 @@ def test_registered_redirect_uris_are_enforced_ignoring_the_query(client):
 
     assert good.status_code == 200
     assert bad.status_code == 400
+
+
+def test_a_redirect_uri_registered_with_its_query_matches_exactly(client):
+    # Gorgias's own demo registers and sends ".../oauth/callback?account=acme".
+    state.register_client("gorgias", "demo", "s3cret", redirect_uris=[GORGIAS_REDIRECT_URI])
+
+    response = decide(
+        client, authorize_url("gorgias-authorize", "acme", **gorgias_params(client_id="demo"))
+    )
+
+    assert response.status_code == 302
+    assert response["Location"].startswith(GORGIAS_REDIRECT_URI + "&")
+    assert query(response["Location"])["account"] == "acme"
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        REDIRECT_URI,  # the query left out
+        f"{REDIRECT_URI}?account=globex",  # another value
+        f"{REDIRECT_URI}?account=acme&x=1",  # a parameter added
+        f"{REDIRECT_URI}?x=1&account=acme",  # reordered and added
+        f"{REDIRECT_URI}/?account=acme",  # a trailing slash
+        f"{REDIRECT_URI}?account=ACME",  # case of the value
+        f"{REDIRECT_URI}?account=acme&",  # an empty trailing separator
+        "https://APP.example.com/oauth/callback?account=acme",  # case of the host
+        "http://app.example.com/oauth/callback?account=acme",  # the scheme
+        "https://app.example.com:443/oauth/callback?account=acme",  # an explicit port
+        f"{REDIRECT_URI}?account=acme%20",  # an encoded space
+    ],
+)
+def test_redirect_uris_are_compared_as_whole_strings(client, sent):
+    # RFC 6749 §3.1.2.3 simple string comparison; RFC 9700 §4.1.3 exact matching.
+    state.register_client("gorgias", "demo", "s3cret", redirect_uris=[GORGIAS_REDIRECT_URI])
+
+    response = client.get(
+        authorize_url("gorgias-authorize", "acme", **gorgias_params(client_id="demo", redirect_uri=sent))
+    )
+
+    assert response.status_code == 400
+    assert "Location" not in response
+
+
+def test_a_redirect_uri_registered_without_a_query_refuses_one_with_a_query(client):
+    state.register_client("kustomer", "plain", "s3cret", redirect_uris=[REDIRECT_URI])
+
+    with_query = client.get(
+        authorize_url(
+            "kustomer-org-authorize",
+            "acme",
+            **kustomer_params(client_id="plain", redirect_uri=f"{REDIRECT_URI}?org=acme"),
+        )
+    )
+    without = client.get(
+        authorize_url("kustomer-org-authorize", "acme", **kustomer_params(client_id="plain"))
+    )
+
+    assert with_query.status_code == 400
+    assert without.status_code == 200
+
+
+def test_one_of_several_registered_redirect_uris_matches(client):
+    uris = [f"{REDIRECT_URI}?account=acme", f"{REDIRECT_URI}?account=globex"]
+    state.register_client("gorgias", "multi", "s3cret", redirect_uris=uris)
+
+    for tenant in ("acme", "globex"):
+        params = gorgias_params(client_id="multi", redirect_uri=f"{REDIRECT_URI}?account={tenant}")
+        assert client.get(authorize_url("gorgias-authorize", tenant, **params)).status_code == 200
 
 
 def test_wrong_response_type_goes_back_to_the_client(client):

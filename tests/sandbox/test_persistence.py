@@ -37,7 +37,8 @@ def test_state_round_trips_through_the_file(settings, tmp_path):
         "rotated-secret-1234"
     )
     assert restarted.refresh_tokens["refresh-abc"] == token
-    assert restarted.jwt_key == first.jwt_key
+    # The same RSA key: JWTs issued before the restart still verify at the JWKS.
+    assert restarted.public_jwks == first.public_jwks
 
 
 def test_without_a_state_file_nothing_is_written(settings, tmp_path):

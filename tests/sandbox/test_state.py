@@ -1,5 +1,7 @@
 """The test hooks on ``state``: settings loading, faults, the request log, the clock, JWTs."""
 
+import json
+
 import pytest
 
 from django_helpdesk_oauth.sandbox import jwt
@@ -179,13 +181,35 @@ def test_issuer():
 
 
 def test_jwt_round_trip_and_tampering():
-    key = b"k" * 32
+    key = jwt.new_key()
     token = jwt.encode({"sub": 1, "exp": 2}, key)
-    assert jwt.decode(token, key) == {"sub": 1, "exp": 2}
+    assert jwt.decode(token, key.public_key()) == {"sub": 1, "exp": 2}
     header, _, signature = token.split(".")
     forged_payload = jwt.b64url(b'{"sub":2,"exp":2}')
-    for bad in (f"{header}.{forged_payload}.{signature}", "garbage", "a.b.c", ""):
+    hs256 = jwt.b64url(b'{"alg":"HS256","typ":"JWT"}')
+    none = jwt.b64url(b'{"alg":"none","typ":"JWT"}')
+    payload = token.split(".")[1]
+    for bad in (
+        f"{header}.{forged_payload}.{signature}",
+        f"{hs256}.{payload}.{signature}",  # algorithm confusion
+        f"{none}.{payload}.",  # alg none
+        f"{header}.{payload}.",  # signature stripped
+        "garbage",
+        "a.b.c",
+        "",
+    ):
         with pytest.raises(jwt.InvalidToken):
-            jwt.decode(bad, key)
+            jwt.decode(bad, key.public_key())
     with pytest.raises(jwt.InvalidToken):
-        jwt.decode(token, b"other-key")
+        jwt.decode(token, jwt.new_key().public_key())
+
+
+def test_jwt_header_names_the_key_by_its_rfc7638_thumbprint():
+    key = jwt.new_key()
+    header = json.loads(jwt._b64url_decode(jwt.encode({}, key).split(".")[0]))
+    jwk = jwt.public_jwk(key.public_key())
+
+    assert header == {"alg": "RS256", "typ": "JWT", "kid": jwk["kid"]}
+    assert jwk["kty"] == "RSA" and jwk["alg"] == "RS256" and jwk["use"] == "sig"
+    assert jwk["kid"] != jwt.key_id(jwt.new_key().public_key())
+

@@ -33,7 +33,13 @@ PROVIDER_NAMES = {GORGIAS: "Gorgias", KUSTOMER: "Kustomer"}
 
 
 def valid_redirect_uri(client: SandboxClient, uri: str | None) -> bool:
-    """An absolute http(s) URI without fragment, registered if the client registered any."""
+    """An absolute http(s) URI without fragment, registered if the client registered any.
+
+    A registered URI matches only the identical string, query included (RFC 6749
+    §3.1.2.3 simple string comparison, RFC 9700 §4.1.3 exact matching): a URI
+    registered as ``…/callback?account=acme`` matches that, not ``…/callback``, and
+    one registered without a query matches no URI that has one.
+    """
     if not uri or len(uri) > MAX_PARAM_LENGTH or any(c.isspace() or ord(c) < 32 for c in uri):
         return False
     try:
@@ -43,7 +49,7 @@ def valid_redirect_uri(client: SandboxClient, uri: str | None) -> bool:
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
         return False
     if client.redirect_uris:
-        return urlunsplit(parts._replace(query="")) in client.redirect_uris
+        return uri in client.redirect_uris
     return True
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -14,6 +15,12 @@ from ..endpoints import issuer
 from ..grants import OAuthError, authenticate_client, exchange_code, refresh, revoke
 from ..state import GORGIAS, KUSTOMER, state
 from .common import base_url, json_response, oauth_error, request_entry, serve
+
+# The 429 body each provider sends (Gorgias: its API's error object; Kustomer: JSON:API errors).
+_RATE_LIMITED: dict[str, dict[str, Any]] = {
+    GORGIAS: {"error": {"msg": "Too many requests, retry later."}},
+    KUSTOMER: {"errors": [{"status": 429, "code": "rate_limit", "title": "Too Many Requests"}]},
+}
 
 
 def _claimed_client_id(request: HttpRequest) -> str | None:
@@ -46,21 +53,37 @@ def _token(request: HttpRequest, provider: str, tenant: str | None) -> HttpRespo
     def answer() -> HttpResponse:
         if state.token_delay:
             time.sleep(state.token_delay)
-        try:
-            client = authenticate_client(request, provider)
-            # Kustomer's opaque tokens carry no iss; Gorgias's JWTs do.
-            iss = issuer(base_url(request), GORGIAS, tenant) if provider == GORGIAS else ""
-            if grant_type == "authorization_code":
-                return _answer(provider, exchange_code(request, provider, tenant, client, iss))
-            if grant_type == "refresh_token":
-                return _answer(provider, refresh(request, provider, tenant, client, iss))
-            raise OAuthError(
-                "unsupported_grant_type", f"grant_type {grant_type!r} is not supported"
-            )
-        except OAuthError as error:
-            return oauth_error(error.error, error.description)
+        # Counted per tenant like the providers' account/org limits; Kustomer's global
+        # endpoint knows no org before the grant, so it counts per claimed client there.
+        retry_after, limit_headers = state.rate_limit(
+            provider, tenant or f"client:{entry['client_id']}"
+        )
+        if retry_after is not None:
+            headers = {**limit_headers, "Retry-After": str(max(1, math.ceil(retry_after)))}
+            return json_response(_RATE_LIMITED[provider], status=429, headers=headers)
+        response = _grant(request, provider, tenant, grant_type)
+        for name, value in limit_headers.items():
+            response[name] = value
+        return response
 
     return serve(entry, answer)
+
+
+def _grant(
+    request: HttpRequest, provider: str, tenant: str | None, grant_type: str | None
+) -> HttpResponse:
+    """Authenticate the client and run ``grant_type``; an OAuth error answers 400 JSON."""
+    try:
+        client = authenticate_client(request, provider)
+        # Kustomer's opaque tokens carry no iss; Gorgias's JWTs do.
+        iss = issuer(base_url(request), GORGIAS, tenant) if provider == GORGIAS else ""
+        if grant_type == "authorization_code":
+            return _answer(provider, exchange_code(request, provider, tenant, client, iss))
+        if grant_type == "refresh_token":
+            return _answer(provider, refresh(request, provider, tenant, client, iss))
+        raise OAuthError("unsupported_grant_type", f"grant_type {grant_type!r} is not supported")
+    except OAuthError as error:
+        return oauth_error(error.error, error.description)
 
 
 @csrf_exempt
@@ -87,7 +110,7 @@ def kustomer_org_token(request: HttpRequest, tenant: str) -> HttpResponse:
 @csrf_exempt
 @require_POST
 def gorgias_revoke(request: HttpRequest, tenant: str) -> HttpResponse:
-    """``gorgias/<tenant>/oauth/revoke``: revokes a refresh token; 200 with an empty body."""
+    """``gorgias/<tenant>/oauth/revoke``: revokes a refresh token; ``200 {}`` (JSON)."""
     entry = request_entry(
         request,
         provider=GORGIAS,
@@ -103,6 +126,7 @@ def gorgias_revoke(request: HttpRequest, tenant: str) -> HttpResponse:
             revoke(request, tenant, authenticate_client(request, GORGIAS))
         except OAuthError as error:
             return oauth_error(error.error, error.description)
-        return HttpResponse(status=200)
+        # RFC 7009 §2.2 says only "200"; Gorgias answers an empty JSON object.
+        return json_response({})
 
     return serve(entry, answer)
