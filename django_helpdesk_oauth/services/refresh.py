@@ -172,9 +172,12 @@ def _refresh_when_due(
         now = timezone.now()
         due = _due_condition(now, if_version)
         # Read before the UPDATE, so the lease ends no earlier than this figure says.
-        lease_ends = time.monotonic() + app_settings.REFRESH_LEASE
+        lease = float(app_settings.REFRESH_LEASE)
+        lease_ends = time.monotonic() + lease
         if _take_lease(installation_id, owner, now, due):
-            return _refresh_with_lease(installation_id, owner, lease_ends - LEASE_SAFETY)
+            # A lease shorter than the checks allow (E006) still leaves half of it.
+            safety = min(float(LEASE_SAFETY), lease / 2)
+            return _refresh_with_lease(installation_id, owner, lease_ends - safety)
         # Not taken: not due, no token, or another worker holds the lease.
         row = (
             Token.objects.filter(installation_id=installation_id)
@@ -207,8 +210,9 @@ def _refresh_with_lease(installation_id: int, owner: str, call_deadline: float) 
 @sensitive_variables()
 def _refresh_holding_lease(installation_id: int, owner: str, call_deadline: float) -> Outcome:
     """Refresh while holding the lease. ``call_deadline`` (``time.monotonic()`` seconds)
-    is when every token call must have ended: ``LEASE_SAFETY`` seconds before the lease
-    lapses, so no other worker can take it over while our call is still in flight."""
+    is when every token call must have ended: ``LEASE_SAFETY`` seconds (at most half the
+    lease) before the lease lapses, so no other worker can take it over while our call
+    is still in flight."""
     snap = _snapshot(installation_id)
     assert snap is not None  # we hold a lease on its row
     token, installation, app = snap.token, snap.installation, snap.app
