@@ -147,4 +147,4 @@ def test_the_revocation_task_services_queue_by_name_is_registered():
     from django_helpdesk_oauth import tasks
     from django_helpdesk_oauth.services.uninstall import REVOKE_TASK
 
-    assert current_app.tasks[REVOKE_TASK] is tasks.revoke_pending_token
+    assert current_app.tasks[REVOKE_TASK] is tasks.revoke_pending_token._get_current_object()
