@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import difflib
 import math
 from datetime import timedelta
 from typing import Any
@@ -14,11 +15,10 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from . import crypto
-from .client import LOOPBACK_HOSTS
-from .conf import app_settings
+from .conf import DEFAULTS, app_settings
 from .exceptions import ConfigurationError
 from .providers import base, registry
-from .transport import LEASE_SAFETY
+from .transport import LEASE_SAFETY, LOOPBACK_HOSTS
 
 
 @checks.register(checks.Tags.security)
@@ -187,3 +187,34 @@ def _lease_outlives_the_calls() -> list[checks.CheckMessage]:
             )
         ]
     return []
+
+
+def unknown_key_warnings(
+    setting: str, unknown: list[object], known: list[str], *, id: str
+) -> list[checks.CheckMessage]:
+    """One Warning per unknown key of ``setting``, suggesting the closest known name."""
+    messages: list[checks.CheckMessage] = []
+    for key in unknown:
+        # repr: the key comes from settings; a newline in it must not forge a line.
+        text = key if isinstance(key, str) else repr(key)
+        close = difflib.get_close_matches(text.upper(), known, n=1, cutoff=0.6)
+        hint = (
+            f"Did you mean {close[0]!r}?" if close else f"Known names: {', '.join(sorted(known))}."
+        )
+        messages.append(
+            checks.Warning(
+                f"{setting} has an unknown key {key!r}: it is ignored, the default applies.",
+                hint=hint,
+                id=id,
+            )
+        )
+    return messages
+
+
+@checks.register()
+def check_unknown_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Keys of ``HELPDESK_OAUTH`` this app does not read (``REFRESH_MARGN`` would silently
+    leave the default margin in force)."""
+    return unknown_key_warnings(
+        "HELPDESK_OAUTH", app_settings.unknown_names(), list(DEFAULTS), id="helpdesk_oauth.W004"
+    )

@@ -68,6 +68,12 @@ class AppSettings:
         except KeyError:
             raise AttributeError(f"Unknown {SETTING_NAME} setting: {name!r}") from None
 
+    def unknown_names(self) -> list[object]:
+        """Keys set in ``HELPDESK_OAUTH`` that are not settings of this app (typos), in
+        the order given; a system check reports them."""
+        user = getattr(settings, SETTING_NAME, None) or {}
+        return [key for key in user if key not in DEFAULTS] if isinstance(user, dict) else []
+
     def provider_overrides(self, provider: str) -> dict[str, str]:
         """Endpoint template overrides set for ``provider`` in ``PROVIDERS``."""
         overrides = self._values["PROVIDERS"] or {}

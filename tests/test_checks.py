@@ -115,3 +115,90 @@ def test_http_timeout_must_be_a_positive_number(settings, timeout):
 def test_unknown_endpoint_name(settings):
     configure(settings, PROVIDERS={"gorgias": {"tokne_url": "https://x"}})
     assert "helpdesk_oauth.E003" in ids()
+
+
+# -- unknown keys (a typo silently keeps the default) -------------------------------
+
+
+def unknown_key_messages(prefix="helpdesk_oauth.W004"):
+    return [m for m in checks.run_checks() if m.id == prefix]
+
+
+def test_a_misspelled_setting_is_reported_with_the_closest_name(settings):
+    configure(settings, REFRESH_MARGN=600)
+    [message] = unknown_key_messages()
+    assert message.level == checks.WARNING
+    assert "'REFRESH_MARGN'" in message.msg
+    assert message.hint == "Did you mean 'REFRESH_MARGIN'?"
+
+
+@pytest.mark.parametrize(
+    ("key", "closest"),
+    [
+        ("refresh_margin", "REFRESH_MARGIN"),  # wrong case
+        ("ENCRYPTION_KEY", "ENCRYPTION_KEYS"),
+        ("PROVIDER", "PROVIDERS"),
+        ("HTTP_TIMEOUTS", "HTTP_TIMEOUT"),
+        ("STATE_TIL", "STATE_TTL"),
+    ],
+)
+def test_neighbouring_typos_get_their_suggestion(settings, key, closest):
+    configure(settings, **{key: 1})
+    [message] = unknown_key_messages()
+    assert message.hint == f"Did you mean {closest!r}?"
+
+
+def test_an_unrelated_key_lists_the_known_names(settings):
+    configure(settings, COLOUR="blue")
+    [message] = unknown_key_messages()
+    assert "REFRESH_MARGIN" in message.hint and "Did you mean" not in message.hint
+
+
+@pytest.mark.parametrize("key", [42, ("a", "b"), "X\nY", ""])
+def test_odd_keys_are_reported_without_breaking_a_line(settings, key):
+    settings.HELPDESK_OAUTH = {**settings.HELPDESK_OAUTH, key: 1}
+    [message] = unknown_key_messages()
+    assert repr(key) in message.msg
+    assert "\n" not in message.msg
+
+
+def test_every_documented_setting_is_known(settings):
+    from django_helpdesk_oauth.conf import DEFAULTS
+
+    settings.HELPDESK_OAUTH = dict(DEFAULTS)
+    assert unknown_key_messages() == []
+
+
+def test_manage_py_check_prints_the_typo(settings):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    configure(settings, REFRESH_MARGN=600)
+    out, err = StringIO(), StringIO()
+    call_command("check", stdout=out, stderr=err)
+    text = out.getvalue() + err.getvalue()
+    assert "helpdesk_oauth.W004" in text and "REFRESH_MARGIN" in text
+
+
+def test_a_misspelled_sandbox_setting_is_reported(settings):
+    settings.HELPDESK_OAUTH_SANDBOX = {**settings.HELPDESK_OAUTH_SANDBOX, "STATE_FIEL": "/tmp/x"}
+    [message] = unknown_key_messages("helpdesk_oauth_sandbox.W001")
+    assert message.hint == "Did you mean 'STATE_FILE'?"
+
+
+def test_the_sandbox_key_list_covers_every_key_the_sandbox_reads():
+    # The check's list must follow the sandbox: a key read but not listed would be
+    # reported as a typo.
+    import re
+    from pathlib import Path
+
+    from django_helpdesk_oauth.sandbox.checks import SETTING_KEYS
+
+    root = Path(__file__).resolve().parent.parent / "django_helpdesk_oauth" / "sandbox"
+    read = set()
+    for path in root.rglob("*.py"):
+        read.update(re.findall(r'config\.get\(\s*"([A-Z_]+)"', path.read_text()))
+        read.update(re.findall(r'HELPDESK_OAUTH_SANDBOX\["([A-Z_]+)"\]', path.read_text()))
+    assert read, "the pattern no longer finds how the sandbox reads its settings"
+    assert read <= set(SETTING_KEYS)

@@ -19,4 +19,6 @@ class SandboxConfig(AppConfig):
     verbose_name = "Helpdesk OAuth sandbox providers"
 
     def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the settings check)
+
         os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
