@@ -725,7 +725,8 @@ class SandboxState:
     ) -> Fault:
         """Queue a fault for the next ``times`` requests on ``endpoint``.
 
-        ``endpoint`` is ``"token"``, ``"revoke"``, ``"api"``, ``"apps"`` or ``"*"``;
+        ``endpoint`` is ``"token"``, ``"revoke"``, ``"api"``, ``"apps"``, ``"userinfo"``,
+        ``"jwks"``, ``"discovery"`` or ``"*"``;
         ``provider`` / ``tenant`` narrow it. The request sleeps ``delay`` seconds,
         then answers ``status`` with ``headers`` (e.g. ``{"Retry-After": "3"}`` on a
         429) and ``body`` (a dict is sent as JSON; default ``{"error": ...}``).

@@ -288,3 +288,25 @@ def test_refresh_token_only_with_the_offline_scope(client):
     body = gorgias_tokens(client, scope="openid email write:all")
     assert "refresh_token" not in body
     assert "id_token" in body
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_package_accepts_revokes_json_200_over_loopback(sandbox, installed, gorgias_app):
+    import requests
+
+    from django_helpdesk_oauth.services.uninstall import uninstall
+
+    installation = installed(gorgias_app)
+    direct = requests.post(
+        f"{sandbox.base}/gorgias/acme/oauth/revoke",
+        data={"token": "never-issued"},
+        auth=(GORGIAS_ID, "gorgias-test-secret-0001"),
+        timeout=10,
+    )
+
+    result = uninstall(installation)
+
+    assert direct.headers["Content-Type"] == "application/json" and direct.json() == {}
+    assert result.revoked and result.pending is None
+    assert [r["status"] for r in sandbox.state.matching_requests(endpoint="revoke")] == [200, 200]
+    assert not sandbox.state.live_refresh_tokens(tenant="acme")
