@@ -166,7 +166,9 @@ def test_redirect_uris_are_compared_as_whole_strings(client, sent):
     state.register_client("gorgias", "demo", "s3cret", redirect_uris=[GORGIAS_REDIRECT_URI])
 
     response = client.get(
-        authorize_url("gorgias-authorize", "acme", **gorgias_params(client_id="demo", redirect_uri=sent))
+        authorize_url(
+            "gorgias-authorize", "acme", **gorgias_params(client_id="demo", redirect_uri=sent)
+        )
     )
 
     assert response.status_code == 400

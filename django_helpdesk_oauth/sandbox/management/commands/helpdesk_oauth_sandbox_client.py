@@ -17,18 +17,52 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.views.decorators.debug import sensitive_variables
 
-from ....management.formatting import masked
-from ....management.inputs import read_secret
 from ...state import PROVIDERS, SandboxClient, SandboxState
 from ...views.authorize import TENANT_RE, valid_redirect_uri
 
 CLIENT_ID_RE = re.compile(r"^[\x21-\x7e]{1,200}$")  # printable ASCII, no spaces
+MAX_SECRET_CHARS = 4096
+
+
+# The sandbox imports nothing of the client side (it may be installed alone: see the
+# import contracts), so these two small helpers are its own.
+def masked(secret: str | None) -> str:
+    """At most the last four characters of ``secret``."""
+    return f"…{secret[-4:]}" if secret and len(secret) > 8 else ("****" if secret else "(none)")
+
+
+@sensitive_variables("text")
+def read_secret(path: str | None) -> str:
+    """The client secret from file ``path``, or stdin (``None`` or ``"-"``).
+
+    One trailing newline is stripped; an empty value, one with whitespace or one
+    longer than 4096 characters is refused with a one-line :class:`CommandError`.
+    """
+    source = "stdin" if path in (None, "-") else path
+    try:
+        if source == "stdin":
+            if sys.stdin is None or sys.stdin.isatty():
+                raise CommandError("No client secret: pipe it on stdin or use --secret-file PATH.")
+            text = sys.stdin.read(MAX_SECRET_CHARS + 1)
+        else:
+            with open(source, encoding="utf-8") as handle:
+                text = handle.read(MAX_SECRET_CHARS + 1)
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise CommandError(f"--secret-file {source}: cannot read it ({reason}).") from None
+    value = text[:-1] if text.endswith("\n") else text
+    if not value or len(value) > MAX_SECRET_CHARS or any(c.isspace() for c in value):
+        raise CommandError(
+            f"The client secret from {source} is empty, too long or contains whitespace."
+        )
+    return value
 
 
 class Command(BaseCommand):
@@ -123,12 +157,10 @@ class Command(BaseCommand):
                     f"--redirect-uri {uri[:200]!r} is not an absolute http(s) URI without "
                     "a fragment."
                 )
-        secret = read_secret(options["secret_file"], what="client secret", option="--secret-file")
+        secret = read_secret(options["secret_file"])
         store = SandboxState(state_file=path)
         replaced = store.get_client(provider, client_id) is not None
-        store.register_client(
-            provider, client_id, secret, title, options["redirect_uris"], org=org
-        )
+        store.register_client(provider, client_id, secret, title, options["redirect_uris"], org=org)
         try:
             store.save()
         except OSError as exc:
