@@ -95,11 +95,42 @@ class AppMisconfigured(FlowError):
     )
 
 
-class AuthorizationDenied(FlowError):
-    """The user (or the provider) declined the authorization request (``?error=``)."""
+class AuthorizationError(FlowError):
+    """The provider answered the authorization request with an RFC 6749 ``?error=`` code
+    that is neither ``access_denied`` nor a server failure (``invalid_scope``,
+    ``unauthorized_client``, ``invalid_request``, an unknown code…): 400.
+
+    ``error`` is the provider's code, sanitized: at most 64 characters of
+    ``[A-Za-z0-9_.-]``, else ``"unrecognized"``. The provider's ``error_description``
+    is never kept here nor shown.
+    """
+
+    status = 400
+    public_message = (
+        "The provider refused the installation request. Please contact the site's administrators."
+    )
+
+    def __init__(self, message: str | None = None, *, error: str = "") -> None:
+        super().__init__(message)
+        self.error = error
+
+
+class AuthorizationDenied(AuthorizationError):
+    """The user declined the authorization request (``?error=access_denied``): 403."""
 
     status = 403
     public_message = "The installation was cancelled: access was not granted."
+
+
+class AuthorizationServerError(AuthorizationError):
+    """The provider reported a failure of its own on the callback (``?error=server_error``
+    or ``temporarily_unavailable``): 502; starting again later may work."""
+
+    status = 502
+    public_message = (
+        "The provider had a problem and could not complete the installation. "
+        "Please try again in a few minutes."
+    )
 
 
 class IdTokenMismatch(FlowError, SuspiciousOperation):
@@ -182,10 +213,22 @@ class UnusableTokenResponse(ProviderError):
 
 
 class TokenExchangeFailed(FlowError):
-    """The code could not be exchanged for tokens during the callback."""
+    """The code could not be exchanged for tokens during the callback: the provider was
+    unreachable, failed (5xx, 429) or gave no usable tokens (502)."""
 
     status = 502
     public_message = "The provider did not complete the installation. Please try again."
+
+
+class CodeRejected(TokenExchangeFailed):
+    """The token endpoint refused the code itself (``invalid_grant`` or another 4xx):
+    bad input, 400. ``error`` is the provider's OAuth error code, when it sent one."""
+
+    status = 400
+
+    def __init__(self, message: str | None = None, *, error: str = "") -> None:
+        super().__init__(message)
+        self.error = error
 
 
 class TenantMismatch(FlowError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -20,6 +22,9 @@ from ..conf import app_settings
 from ..exceptions import (
     AppUnavailable,
     AuthorizationDenied,
+    AuthorizationError,
+    AuthorizationServerError,
+    CodeRejected,
     FlowError,
     InvalidGrant,
     InvalidState,
@@ -204,6 +209,43 @@ def _fields_to_store(
     return fields, str(problem)[:255]
 
 
+#: RFC 6749 §4.1.2.1 codes that say the provider itself failed; retrying later may work.
+_SERVER_ERRORS = frozenset({"server_error", "temporarily_unavailable"})
+_ERROR_CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}", re.ASCII)
+
+
+def _error_code(raw: object) -> str:
+    """The provider's ``error`` code if it looks like one, else ``"unrecognized"``: it goes
+    into logs and exceptions, so never more than 64 plain characters."""
+    return raw if isinstance(raw, str) and _ERROR_CODE.fullmatch(raw) else "unrecognized"
+
+
+def _authorization_error(
+    app: ProviderApp, tenant: str, raw_error: object, description: object
+) -> AuthorizationError:
+    """The error for a callback carrying ``?error=``: ``access_denied`` is the user's
+    Deny (403); the provider's own failures are 502; any other code is 400. The code is
+    logged quoted; ``error_description`` only as a repr cut to 200 characters."""
+    code = _error_code(raw_error)
+    cls: type[AuthorizationError]
+    if code == "access_denied":
+        cls = AuthorizationDenied
+    elif code in _SERVER_ERRORS:
+        cls = AuthorizationServerError
+    else:
+        cls = AuthorizationError
+    text = description[:200] if isinstance(description, str) else ""
+    log = logger.info if cls is AuthorizationDenied else logger.warning
+    log(
+        "Install of %s for tenant %r: the provider answered error=%r (description %r).",
+        app.slug,
+        tenant,
+        code,
+        text,
+    )
+    return cls(error=code)
+
+
 @sensitive_variables()
 def complete_install(
     app: ProviderApp, query: Mapping[str, Any], *, session: Any, user: Any = None
@@ -219,7 +261,8 @@ def complete_install(
     if issuer is not None and issuer != provider.issuer(tenant):
         raise IssuerMismatch()
     if error is not None:
-        raise AuthorizationDenied()
+        # Only logged (cut): a long or repeated description must not hide the error code.
+        raise _authorization_error(app, tenant, error, query.get("error_description"))
     if not code:
         raise FlowError("The provider sent no authorization code.")
 
@@ -236,10 +279,10 @@ def complete_install(
         )
     except ProviderError as exc:
         logger.warning("Install of %s for tenant %r failed: %s", app.slug, tenant, exc)
-        failure = TokenExchangeFailed()
         # A rejected code is bad input (4xx); an unreachable provider is a gateway error.
-        failure.status = 400 if isinstance(exc, InvalidGrant) or not exc.transient else 502
-        raise failure from None
+        if isinstance(exc, InvalidGrant) or not exc.transient:
+            raise CodeRejected(error=_error_code(exc.error) if exc.error else "") from None
+        raise TokenExchangeFailed() from None
     provider.check_id_token(
         raw,
         nonce=auth_request.nonce,
@@ -264,14 +307,18 @@ def complete_install(
         installation.refresh_failures = 0
         installation.save()
         replaced = stored_refresh_token(installation)
+        values = {
+            **fields,
+            "issued_at": timezone.now(),
+            "lease_owner": "",
+            "lease_expires_at": None,
+        }
         Token.objects.update_or_create(
             installation=installation,
-            defaults={
-                **fields,
-                "issued_at": timezone.now(),
-                "lease_owner": "",
-                "lease_expires_at": None,
-            },
+            # A new version: a refresh still in flight for the replaced grant finds its
+            # version gone and discards its answer instead of overwriting this one.
+            defaults={**values, "refresh_count": F("refresh_count") + 1},
+            create_defaults=values,
         )
         if replaced != fields["refresh_token"]:
             # The replaced grant would stay live at the provider: revoke it in the
