@@ -212,4 +212,3 @@ def test_jwt_header_names_the_key_by_its_rfc7638_thumbprint():
     assert header == {"alg": "RS256", "typ": "JWT", "kid": jwk["kid"]}
     assert jwk["kty"] == "RSA" and jwk["alg"] == "RS256" and jwk["use"] == "sig"
     assert jwk["kid"] != jwt.key_id(jwt.new_key().public_key())
-
