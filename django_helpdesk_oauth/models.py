@@ -8,7 +8,6 @@ Field names are public contract (DESIGN.md). Secrets and tokens live in
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -251,10 +250,6 @@ class Token(models.Model):
     def __repr__(self) -> str:
         return f"<Token installation={self.installation_id} expires_at={self.expires_at}>"
 
-    def expires_within(self, seconds: float) -> bool:
-        """True if the access token expires within ``seconds`` from now (or already did)."""
-        return self.expires_at <= timezone.now() + timedelta(seconds=seconds)
-
 
 class PendingRevocation(models.Model):
     """A refresh token still to be revoked at the provider after an uninstall.
@@ -289,9 +284,9 @@ class PendingRevocation(models.Model):
 class AuthorizationRequest(models.Model):
     """A pending install: the ``state`` (stored hashed), nonce and PKCE verifier.
 
-    Single use (``consumed_at``), expiring (``expires_at``) and bound to the
-    browser session that started it (``browser_binding``, a hash of a random
-    value kept in that session).
+    Single use (the callback deletes the row it claims), expiring
+    (``expires_at``) and bound to the browser session that started it
+    (``browser_binding``, a hash of a random value kept in that session).
     """
 
     state_hash = models.CharField(
@@ -320,7 +315,6 @@ class AuthorizationRequest(models.Model):
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     expires_at = models.DateTimeField(_("expires at"), db_index=True)
-    consumed_at = models.DateTimeField(_("consumed at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("authorization request")
