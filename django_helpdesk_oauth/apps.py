@@ -9,6 +9,8 @@ class HelpdeskOAuthConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks, logredact  # noqa: F401  (checks register on import)
+        # On import, checks register the system checks and tasks the Celery tasks (which
+        # services queue by name).
+        from . import checks, logredact, tasks  # noqa: F401
 
         logredact.install()

@@ -13,7 +13,6 @@ import json
 import logging
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 from django.utils import timezone
@@ -26,9 +25,11 @@ from .exceptions import ConfigurationError, InvalidClient, InvalidGrant, Provide
 from .providers.base import Provider
 from .token_response import TokenResponse, decode_body, parse_token_response
 
-logger = logging.getLogger(__name__)
+# Defined in transport (which must not import this module); still importable from here.
+from .transport import LOOPBACK_HOSTS as LOOPBACK_HOSTS
+from .transport import require_secure as require_secure
 
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -44,16 +45,6 @@ class Credentials:
         return (
             f"<Credentials {self.provider.key} tenant={self.tenant!r} client_id={self.client_id!r}>"
         )
-
-
-def require_secure(url: str) -> str:
-    """HTTPS, except plain HTTP to a loopback host (the sandbox providers)."""
-    parts = urlsplit(url)
-    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS):
-        return url
-    raise ConfigurationError(
-        f"Refusing to send OAuth credentials to a non-HTTPS URL ({parts.scheme}://{parts.hostname})."
-    )
 
 
 def _retry_after(response: requests.Response) -> float | None:
@@ -127,7 +118,9 @@ def authorization_url(
 ) -> str:
     """The provider's authorize URL with every parameter of the request."""
     url = require_secure(creds.provider.endpoint("authorize_url", creds.tenant))
-    session = OAuth2Session(client_id=creds.client_id, redirect_uri=redirect_uri, scope=scopes)
+    # Joined with the provider's declared separator (Zoho: a comma); none: no scope at all.
+    scope = creds.provider.scope_delimiter.join(scopes)
+    session = OAuth2Session(client_id=creds.client_id, redirect_uri=redirect_uri, scope=scope)
     try:
         full_url, _state = session.authorization_url(url, state=state, **extra)
     except InsecureTransportError:

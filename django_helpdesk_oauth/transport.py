@@ -23,6 +23,7 @@ import socket
 import threading
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from django.views.decorators.debug import sensitive_variables
@@ -31,7 +32,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from .conf import app_settings
-from .exceptions import ProviderError, ResponseTooLarge
+from .exceptions import ConfigurationError, ProviderError, ResponseTooLarge
 from .providers.base import Provider
 
 #: Bytes of a response body we read at most (1 MiB, decoded); more is refused.
@@ -42,9 +43,23 @@ MAX_RESPONSE_BYTES = 1 << 20
 #: because a refresh may send two token requests (the secret grace-window retry).
 LEASE_SAFETY = 5
 
+#: Hosts plain HTTP may go to (the sandbox providers on loopback); HTTPS elsewhere.
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
 _CHUNK = 64 * 1024
 _OWN_KWARGS = ("timeout", "stream", "allow_redirects")
 _local = threading.local()
+
+
+def require_secure(url: str) -> str:
+    """``url`` if it is HTTPS, or plain HTTP to a loopback host (the sandbox providers);
+    :class:`~.exceptions.ConfigurationError` otherwise (naming scheme and host only)."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS):
+        return url
+    raise ConfigurationError(
+        f"Refusing to send OAuth credentials to a non-HTTPS URL ({parts.scheme}://{parts.hostname})."
+    )
 
 
 class _Guard:
@@ -175,7 +190,6 @@ class _TooLarge(Exception):
         self.status = status
 
 
-@sensitive_variables()
 @sensitive_variables()  # kwargs carry client secrets, tokens and API keys
 def request(
     method: str,
@@ -203,8 +217,6 @@ def request(
     :class:`~.exceptions.ConfigurationError` for a URL that is not HTTPS. No
     message holds the URL, a header or the body.
     """
-    from .client import require_secure  # client imports this module
-
     for name in _OWN_KWARGS:
         if name in kwargs:
             raise TypeError(f"transport.request() sets {name!r} itself")

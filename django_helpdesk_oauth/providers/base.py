@@ -76,6 +76,7 @@ class Provider:
     client_auth: ClassVar[Literal["basic", "body"]] = "basic"
     #: Scopes requested when the ``ProviderApp`` sets none.
     default_scopes: ClassVar[tuple[str, ...]] = ()
+    #: What joins the scopes in the authorize URL (RFC 6749: a space; Zoho: a comma).
     scope_delimiter: ClassVar[str] = " "
     #: Query parameters the install view reads the tenant from, in order.
     tenant_params: ClassVar[tuple[str, ...]] = ("tenant",)
@@ -243,18 +244,30 @@ class Provider:
         return None
 
     # -- app management (optional) ------------------------------------------
+    # Data and readers only: :mod:`~django_helpdesk_oauth.services.apps_api` sends the
+    # calls (``POST`` to ``apps_api_url`` + path, ``Bearer`` admin API key).
     #: The provider can generate a new client secret through an API.
     supports_secret_rotation: ClassVar[bool] = False
     #: The provider can register an app through an API.
     supports_app_registration: ClassVar[bool] = False
+    #: Path, relative to ``apps_api_url``, that registers an app.
+    app_registration_path: ClassVar[str] = ""
+    #: Path, relative to ``apps_api_url``, that generates a new client secret; ``{app}`` is
+    #: the provider-side app name (URL-quoted when substituted).
+    secret_rotation_path: ClassVar[str] = ""
 
-    def rotate_client_secret(self, *, provider_app_name: str, api_key: str) -> str:
-        """Generate a new client secret at the provider and return it."""
-        raise NotImplementedError(f"{self.name} has no API to rotate a client secret.")
+    def app_registration_body(self, *, name: str, title: str) -> dict[str, Any]:
+        """The JSON body that registers app ``name`` (shown as ``title``)."""
+        return {"name": name, "title": title}
 
-    def register_app(self, *, name: str, title: str, api_key: str) -> tuple[str, str]:
-        """Register an app at the provider; return ``(provider_app_name, client_id)``."""
-        raise NotImplementedError(f"{self.name} has no API to register an app.")
+    def registered_app(self, answer: Any) -> tuple[str, str] | None:
+        """``(provider_app_name, client_id)`` from the registration's JSON answer, or
+        ``None`` when it does not name both. No I/O."""
+        return None
+
+    def rotated_secret(self, answer: Any) -> str | None:
+        """The new client secret from the rotation's JSON answer, or ``None``. No I/O."""
+        return None
 
     def issuer(self, tenant: str) -> str:
         """The authorization server's identifier for RFC 9207 ``iss`` checks.

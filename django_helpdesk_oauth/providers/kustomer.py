@@ -19,7 +19,6 @@ API host (:attr:`KustomerProvider.tenant_check_path`) before anything is stored.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from django.views.decorators.debug import sensitive_variables
 
@@ -98,33 +97,35 @@ class KustomerProvider(Provider):
         (the sandbox pre-fills its consent page with it; servers ignore unknown params)."""
         return {"org": tenant}
 
-    # Seed steps 1 and 2: register a private app, generate its client secret.
+    # Seed steps 1 and 2: register a private app, generate its client secret. Data only:
+    # services.apps_api sends the calls with the admin API key and hands the answers here.
     supports_secret_rotation = True
     supports_app_registration = True
+    app_registration_path = "/v1/apps/available"
+    secret_rotation_path = "/v1/apps/available/{app}/secret"
+
+    def app_registration_body(self, *, name: str, title: str) -> dict[str, Any]:
+        """The minimal private app definition."""
+        return {"app": name, "version": "0.0.1", "title": title, "visibility": "private"}
+
+    def registered_app(self, answer: Any) -> tuple[str, str] | None:
+        """``(name, clientId)`` from the JSON:API ``data.attributes``; the name is namespaced
+        by Kustomer (``myapp_<orgId>``)."""
+        attrs = _attributes(answer)
+        name, client_id = attrs.get("name"), attrs.get("clientId")
+        if isinstance(name, str) and name and isinstance(client_id, str) and client_id:
+            return name, client_id
+        return None
 
     @sensitive_variables()
-    def rotate_client_secret(self, *, provider_app_name: str, api_key: str) -> str:
-        """``POST /v1/apps/available/{app}/secret``; the old secret stops working."""
-        from .. import apps_api  # here, not at import time: apps_api imports the client
+    def rotated_secret(self, answer: Any) -> str | None:
+        """``data.attributes.clientSecret``."""
+        secret = _attributes(answer).get("clientSecret")
+        return secret if isinstance(secret, str) and secret else None
 
-        if not provider_app_name:
-            raise ValueError("The app's Kustomer name (provider_app_name) is not set.")
-        payload = apps_api.post_json(
-            self, f"/v1/apps/available/{quote(provider_app_name, safe='')}/secret", api_key, {}
-        )
-        secret = apps_api.attributes(payload).get("clientSecret")
-        if not isinstance(secret, str) or not secret:
-            raise apps_api.ProviderError("The apps API answer has no clientSecret.")
-        return secret
 
-    @sensitive_variables()
-    def register_app(self, *, name: str, title: str, api_key: str) -> tuple[str, str]:
-        """``POST /v1/apps/available`` with the minimal private app definition."""
-        from .. import apps_api
-
-        body = {"app": name, "version": "0.0.1", "title": title, "visibility": "private"}
-        attrs = apps_api.attributes(apps_api.post_json(self, "/v1/apps/available", api_key, body))
-        namespaced, client_id = attrs.get("name"), attrs.get("clientId")
-        if not (isinstance(namespaced, str) and isinstance(client_id, str)):
-            raise apps_api.ProviderError("The apps API answer has no name or clientId.")
-        return namespaced, client_id
+def _attributes(answer: Any) -> dict[str, Any]:
+    """``data.attributes`` of a JSON:API answer, or ``{}``."""
+    data = answer.get("data") if isinstance(answer, dict) else None
+    attrs = data.get("attributes") if isinstance(data, dict) else None
+    return attrs if isinstance(attrs, dict) else {}

@@ -19,6 +19,7 @@ from ..exceptions import ConfigurationError, HelpdeskOAuthError
 from ..fields import is_readable
 from ..models import ProviderApp
 from ..signals import client_secret_rotated
+from . import apps_api
 
 logger = logging.getLogger(__name__)
 
@@ -81,8 +82,8 @@ def rotate_via_provider(app: ProviderApp, api_key: str, *, actor: str = "") -> P
             f"The {provider.name} app name is not set on {app.slug}: set provider_app_name."
         )
     try:
-        secret = provider.rotate_client_secret(
-            provider_app_name=app.provider_app_name, api_key=api_key.strip()
+        secret = apps_api.rotate_client_secret(
+            provider, provider_app_name=app.provider_app_name, api_key=api_key.strip()
         )
     except (HelpdeskOAuthError, ConfigurationError, ValueError) as exc:
         raise SecretRotationError(str(exc)) from None
@@ -112,8 +113,12 @@ def register_app(
     except ValidationError as exc:
         raise SecretRotationError("; ".join(exc.messages)) from None
     try:
-        app_name, client_id = provider.register_app(name=name, title=title, api_key=api_key)
-        secret = provider.rotate_client_secret(provider_app_name=app_name, api_key=api_key)
+        app_name, client_id = apps_api.register_app(
+            provider, name=name, title=title, api_key=api_key
+        )
+        secret = apps_api.rotate_client_secret(
+            provider, provider_app_name=app_name, api_key=api_key
+        )
     except (HelpdeskOAuthError, ConfigurationError, ValueError) as exc:
         raise SecretRotationError(str(exc)) from None
     app.client_id, app.client_secret, app.provider_app_name = client_id, secret, app_name

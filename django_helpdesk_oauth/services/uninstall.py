@@ -12,6 +12,7 @@ import random
 from dataclasses import dataclass
 from datetime import timedelta
 
+from celery import current_app
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
@@ -81,13 +82,18 @@ def uninstall(installation: Installation, *, revoke: bool = True) -> UninstallRe
     return UninstallResult(locked, revoked=revoked, pending=pending)
 
 
+#: The Celery task that retries a revocation, by its registered name: the tasks call
+#: this module, so it looks the task up instead of importing it (one-way imports).
+REVOKE_TASK = "django_helpdesk_oauth.tasks.revoke_pending_token"
+
+
 def schedule_revocation(pending: PendingRevocation) -> None:
     """Queue the background retry for ``pending`` at its ``next_attempt_at``."""
-    from ..tasks import revoke_pending_token
-
     countdown = max(0.0, (pending.next_attempt_at - timezone.now()).total_seconds())
     try:
-        revoke_pending_token.apply_async((pending.pk,), countdown=countdown)
+        # The app's registry (tasks register in AppConfig.ready); apply_async, unlike
+        # send_task, honours task_always_eager.
+        current_app.tasks[REVOKE_TASK].apply_async((pending.pk,), countdown=countdown)
     except Exception as exc:
         # Called after the uninstall committed (a broker outage must not turn it into a
         # 500); the beat sweep re-queues revocations whose retry was never queued.
