@@ -56,7 +56,7 @@ class InstallationSession(requests.Session):
         )
 
     def _token(self) -> Token:
-        if isolation.in_caller_transaction() and not isolation.caller_holds_sqlite_write_lock():
+        if isolation.in_caller_transaction() and not isolation.single_writer_database():
             # The refresh commits on a connection of its own; read there too, or a
             # snapshot of the caller's transaction (SQLite WAL, REPEATABLE READ) would
             # keep handing back the token it replaced.

@@ -152,10 +152,19 @@ def refresh_expiring_tokens() -> int:
     max_retries=MAX_REFRESH_RETRIES,
 )
 def refresh_installation_token(self: Any, installation_id: int) -> str:
-    """Refresh one installation's token if due. Safe to run many times at once."""
+    """Refresh one installation's token if due. Safe to run many times at once.
+
+    Returns ``"refreshed"``, ``"fresh"``, ``"skipped"``, ``"failed"`` (nothing a retry
+    can fix), or, run eagerly (``.apply()``, ``CELERY_TASK_ALWAYS_EAGER``),
+    ``"retry-later"`` after a transient failure: Celery would re-run an eager retry at
+    once, ignoring the countdown and the provider's ``Retry-After``, so the next sweep
+    retries instead. On a worker a transient failure is retried with :func:`backoff`.
+    """
     try:
         return str(refresh_installation(installation_id))
     except RefreshRetryLater as exc:
+        if self.request.is_eager:
+            return "retry-later"
         raise self.retry(countdown=backoff(self.request.retries, exc.retry_after)) from None
     except RefreshFailed as exc:
         logger.warning("Refresh of installation %s failed for good: %s", installation_id, exc)

@@ -36,24 +36,17 @@ def live_refresh_tokens(sandbox):
     return {t.token for t in sandbox.state.live_refresh_tokens(provider="kustomer")}
 
 
-@pytest.fixture
-def sqlite_immediate():
-    """Whether the caller's transactions take SQLite's write lock at BEGIN."""
-    connection.ensure_connection()
-    return isolation.caller_holds_sqlite_write_lock()
-
-
 @pytest.fixture(params=["as configured", "deferred"])
-def transaction_mode(request, monkeypatch):
-    """Run with the test settings' transaction mode, and on SQLite also with DEFERRED
-    (where a refresh on a connection of its own can commit while the caller's
-    transaction is open)."""
+def single_writer(request, monkeypatch):
+    """Whether the database is SQLite (no refresh inside the caller's transaction), run on
+    SQLite both with the test settings' IMMEDIATE transactions and with Django's default
+    DEFERRED ones (where the caller holds the write lock only once it has written)."""
     connection.ensure_connection()
     if request.param == "deferred":
         if connection.vendor != "sqlite":
             pytest.skip("transaction modes are a SQLite setting")
         monkeypatch.setattr(connections["default"], "transaction_mode", None)
-    return request.param
+    return isolation.single_writer_database()
 
 
 def due(installation):
@@ -74,7 +67,7 @@ def assert_still_installable(sandbox, installation):
 
 
 def test_a_rollback_after_the_refresh_keeps_the_rotated_refresh_token(
-    sandbox, installed, kustomer_app, transaction_mode, sqlite_immediate
+    sandbox, installed, kustomer_app, single_writer
 ):
     installation = installed(kustomer_app)
     before = Token.objects.get(installation=installation)
@@ -84,9 +77,9 @@ def test_a_rollback_after_the_refresh_keeps_the_rotated_refresh_token(
         assert response.status_code == 200
         raise Boom
     after = Token.objects.get(installation=installation)
-    if transaction_mode == "as configured" and sqlite_immediate:
-        # The caller's SQLite transaction holds the only write lock: no refresh is sent,
-        # so nothing can be spent; the still-valid token served the call.
+    if single_writer:
+        # SQLite: no refresh inside the caller's transaction; nothing is sent, so nothing
+        # can be spent; the still-valid token served the call.
         assert refreshes(sandbox) == 0
         assert after.refresh_token == before.refresh_token
     else:
@@ -97,7 +90,7 @@ def test_a_rollback_after_the_refresh_keeps_the_rotated_refresh_token(
 
 
 def test_a_forced_refresh_on_401_survives_the_rollback(
-    sandbox, installed, kustomer_app, transaction_mode, sqlite_immediate
+    sandbox, installed, kustomer_app, single_writer
 ):
     installation = installed(kustomer_app)
     before = Token.objects.get(installation=installation)
@@ -106,7 +99,7 @@ def test_a_forced_refresh_on_401_survives_the_rollback(
         installation.api_session().get("customers")
         raise Boom
     after = Token.objects.get(installation=installation)
-    if transaction_mode == "as configured" and sqlite_immediate:
+    if single_writer:
         assert refreshes(sandbox) == 0
     else:
         assert refreshes(sandbox) == 1
@@ -115,7 +108,7 @@ def test_a_forced_refresh_on_401_survives_the_rollback(
 
 
 def test_atomic_requests_view_that_fails_after_the_refresh(
-    sandbox, installed, kustomer_app, settings, monkeypatch, sqlite_immediate
+    sandbox, installed, kustomer_app, monkeypatch, single_writer
 ):
     installation = installed(kustomer_app)
     before = Token.objects.get(installation=installation)
@@ -125,7 +118,7 @@ def test_atomic_requests_view_that_fails_after_the_refresh(
     response = client.get(f"/test/api-then-fail/{installation.pk}/")
     assert response.status_code == 500
     after = Token.objects.get(installation=installation)
-    if sqlite_immediate:
+    if single_writer:
         assert refreshes(sandbox) == 0
     else:
         assert refreshes(sandbox) == 1
@@ -133,18 +126,56 @@ def test_atomic_requests_view_that_fails_after_the_refresh(
     assert_still_installable(sandbox, installation)
 
 
-def test_an_expired_token_inside_an_immediate_sqlite_transaction_sends_nothing(
-    sandbox, installed, kustomer_app, sqlite_immediate
+def test_an_expired_token_inside_a_sqlite_transaction_sends_nothing(
+    sandbox, installed, kustomer_app, single_writer
 ):
-    if not sqlite_immediate:
-        pytest.skip("only SQLite with transaction_mode IMMEDIATE holds the write lock at BEGIN")
+    if not single_writer:
+        pytest.skip("PostgreSQL refreshes on its own connection")
     installation = installed(kustomer_app)
     Token.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     api_calls = sandbox.state.count(endpoint="api")
     with pytest.raises(RefreshRetryLater), transaction.atomic():
+        Installation.objects.filter(pk=installation.pk).update(refresh_failures=0)  # a write
         installation.api_session().get("customers")
     assert refreshes(sandbox) == 0
     assert sandbox.state.count(endpoint="api") == api_calls
+    assert_still_installable(sandbox, installation)
+
+
+@pytest.mark.postgres_only
+def test_a_caller_holding_the_token_row_gets_a_typed_retry_later(sandbox, installed, kustomer_app):
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks with lock_timeout: PostgreSQL")
+    installation = installed(kustomer_app)
+    before = Token.objects.get(installation=installation)
+    Token.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    with pytest.raises(RefreshRetryLater, match="lock"), transaction.atomic():
+        list(Token.objects.select_for_update().filter(installation=installation))
+        installation.api_session().get("customers")
+    # The lease could not be taken: nothing was sent, the stored token is still live.
+    assert refreshes(sandbox) == 0
+    assert Token.objects.get(installation=installation).refresh_token == before.refresh_token
+    assert_still_installable(sandbox, installation)
+
+
+@pytest.mark.postgres_only
+def test_a_caller_holding_the_installation_row_still_gets_the_refresh(
+    sandbox, installed, kustomer_app
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks with lock_timeout: PostgreSQL")
+    installation = installed(kustomer_app)
+    before = Token.objects.get(installation=installation)
+    # A past failure, so a successful refresh wants to clear the installation's bookkeeping.
+    Installation.objects.filter(pk=installation.pk).update(refresh_failures=2, last_error="x")
+    Token.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    with transaction.atomic():
+        list(Installation.objects.select_for_update().filter(pk=installation.pk))
+        response = installation.api_session().get("customers")
+        assert response.status_code == 200
+    after = Token.objects.get(installation=installation)
+    assert refreshes(sandbox) == 1
+    assert after.refresh_token != before.refresh_token  # the rotated token was saved
     assert_still_installable(sandbox, installation)
 
 

@@ -249,8 +249,14 @@ def test_refresh_task_retries_honouring_retry_after(sandbox, installed, kustomer
     assert f"HTTP {status}" in installation.last_error and installation.last_error_at
     assert token_row(installation) == before
     assert [r["status"] for r in sandbox.state.matching_requests(endpoint="token")][-1] == status
-    # Through .apply(): Celery runs the retry eagerly (no countdown), and it refreshes.
+    # Run eagerly (.apply(), CELERY_TASK_ALWAYS_EAGER) Celery would retry at once,
+    # ignoring Retry-After: the task says "retry-later" after one call instead.
     sandbox.state.inject("token", status=status, headers={"Retry-After": header})
+    calls = sandbox.state.count(endpoint="token")
+    result = tasks.refresh_installation_token.apply(args=[installation.pk])
+    assert (result.state, result.result) == ("SUCCESS", "retry-later")
+    assert sandbox.state.count(endpoint="token") == calls + 1
+    # The next run (the sweep's) refreshes.
     result = tasks.refresh_installation_token.apply(args=[installation.pk])
     assert (result.state, result.result) == ("SUCCESS", "refreshed")
     statuses = [r["status"] for r in sandbox.state.matching_requests(endpoint="token")]

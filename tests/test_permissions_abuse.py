@@ -432,6 +432,41 @@ def test_reinstall_revokes_the_replaced_refresh_token(sandbox, installed, gorgia
     assert installation.api_session().get("account").status_code == 200
 
 
+@pytest.mark.parametrize("provider", ["gorgias", "kustomer"])
+def test_a_refresh_in_flight_during_a_reinstall_cannot_overwrite_the_new_grant(
+    sandbox, installed, gorgias_app, kustomer_app, provider
+):
+    from django_helpdesk_oauth.services.refresh import Outcome, refresh_installation
+
+    app = gorgias_app if provider == "gorgias" else kustomer_app
+    installation = installed(app)
+    Token.objects.update(expires_at=timezone.now())
+    # The provider holds the refresh of the old grant open while the user re-installs.
+    sandbox.state.inject("token", status=None, delay=2.0, times=1, provider=provider)
+    outcome = {}
+
+    def refresh():
+        try:
+            outcome["value"] = refresh_installation(installation.pk)
+        finally:
+            from django.db import connections
+
+            connections.close_all()
+
+    worker = threading.Thread(target=refresh)
+    worker.start()
+    deadline = timezone.now() + timedelta(seconds=10)
+    while not sandbox.state.count(endpoint="token", grant_type="refresh_token"):
+        assert timezone.now() < deadline, "the refresh never reached the provider"
+    installed(app)  # the re-install completes while the refresh is in flight
+    new = Token.objects.get().refresh_token
+    worker.join(timeout=15)
+    assert outcome["value"] is Outcome.FRESH  # its answer was discarded
+    assert Token.objects.get().refresh_token == new
+    assert new in {t.token for t in sandbox.state.live_refresh_tokens(provider=provider)}
+    assert installation.api_session().get("account" if provider == "gorgias" else "customers")
+
+
 def test_reinstall_after_uninstall_or_without_revocation_queues_nothing(
     sandbox, installed, gorgias_app, kustomer_app
 ):

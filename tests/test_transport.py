@@ -199,16 +199,18 @@ def test_the_real_answer_dripped_is_cut_off_too(sandbox, installed, gorgias_app,
     assert request["status"] == 200  # the provider answered; the answer never arrived in time
 
 
-def test_after_the_cut_off_the_eager_retry_uses_the_same_refresh_token(
+def test_after_the_cut_off_the_next_run_uses_the_same_refresh_token(
     sandbox, installed, gorgias_app, settings
 ):
-    # .apply() runs the retry at once: the dripped answer was a fault, the refresh token
-    # is still good at the provider, so the retry (same token) succeeds.
+    # Run eagerly, the cut-off run says "retry-later" (never an immediate retry); the
+    # dripped answer was a fault, the refresh token is still good at the provider, so
+    # the next run (same token) succeeds.
     installation = installed(gorgias_app)
     make_due(installation)
     _, refresh_token, _, count = snapshot(installation)
     deadline_of(settings, 1)
     fault = sandbox.state.inject("token", status=200, body={"access_token": "a" * 200}, drip=0.1)
+    assert tasks.refresh_installation_token.apply(args=[installation.pk]).get() == "retry-later"
     assert tasks.refresh_installation_token.apply(args=[installation.pk]).get() == "refreshed"
     assert fault.sent < fault.length
     refreshes = sandbox.state.matching_requests(endpoint="token", grant_type="refresh_token")

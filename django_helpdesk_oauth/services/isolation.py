@@ -12,6 +12,9 @@ Django's test cases wrap each test in atomic blocks marked ``_from_testcase``
 (the same mark Django's ``durable=True`` check relies on); those are not the
 caller's transaction, so tests that build rows inside ``TestCase`` keep seeing
 them.
+
+On SQLite (one writer) no refresh runs inside a caller's transaction at all:
+see :func:`single_writer_database`.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ T = TypeVar("T")
 #: Seconds the own connection waits for a row lock (PostgreSQL ``lock_timeout``) before
 #: failing: a caller holding ``select_for_update`` on our rows would otherwise wait on us
 #: while we wait on it, forever.
-LOCK_TIMEOUT = 10
+LOCK_TIMEOUT = 5
 
 
 def _connection() -> BaseDatabaseWrapper:
@@ -48,17 +51,17 @@ def in_caller_transaction() -> bool:
     return not connection.get_autocommit()
 
 
-def caller_holds_sqlite_write_lock() -> bool:
-    """True when the caller's SQLite transaction began ``IMMEDIATE``/``EXCLUSIVE``.
+def single_writer_database() -> bool:
+    """True on SQLite, where no connection can commit beside an open transaction.
 
-    SQLite has one writer: no other connection can commit until that transaction
-    ends, so a refresh on a connection of its own could only wait and fail.
+    SQLite has one writer. A caller's transaction begun ``IMMEDIATE`` holds the write
+    lock from its start; one begun ``DEFERRED`` holds it once it has written, and in
+    rollback-journal mode even its reads block a commit; in WAL mode a commit beside
+    a transaction that has read makes that transaction's next write fail
+    (``SQLITE_BUSY_SNAPSHOT``). So on SQLite nothing is refreshed inside a caller's
+    transaction: nothing is sent to the provider, so nothing can be spent.
     """
-    connection = _connection()
-    return connection.vendor == "sqlite" and getattr(connection, "transaction_mode", None) in (
-        "IMMEDIATE",
-        "EXCLUSIVE",
-    )
+    return _connection().vendor == "sqlite"
 
 
 def on_own_connection(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import F, Q
+from django.db import OperationalError
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -80,6 +81,19 @@ class _Snapshot:
     token: Token
     installation: Installation
     app: ProviderApp
+
+
+def _bookkeep(rows: QuerySet[Any], **fields: Any) -> int:
+    """UPDATE bookkeeping columns (errors, failure counts); a lock timeout is logged, not
+    raised: a token already saved (or a failure already decided) must not be reported
+    as lost because a caller's transaction holds a lock on the installation."""
+    try:
+        return rows.update(**fields)
+    except OperationalError as exc:
+        logger.warning(
+            "Bookkeeping on %s skipped (%s).", rows.model._meta.label, type(exc).__name__
+        )
+        return 0
 
 
 def _short(exc: BaseException) -> str:
@@ -144,20 +158,28 @@ def refresh_installation(
     Called inside a transaction of the caller's (``ATOMIC_REQUESTS``, an
     ``atomic()`` block), the refresh runs on a connection of its own and commits
     independently (:mod:`.isolation`): a rollback of the caller's transaction
-    can't bring back a refresh token the provider has already spent. On SQLite a
-    transaction begun ``IMMEDIATE`` holds the only write lock, so there the
-    refresh is not attempted (:class:`RefreshRetryLater`; nothing is sent to the
-    provider) and the Celery sweep refreshes the token instead.
+    can't bring back a refresh token the provider has already spent. On SQLite (one
+    writer) a refresh is not attempted inside a caller's transaction
+    (:class:`RefreshRetryLater`; nothing is sent to the provider) and the Celery
+    sweep refreshes the token instead; on PostgreSQL a lock the caller holds on our
+    rows makes it :class:`RefreshRetryLater` too, after ``isolation.LOCK_TIMEOUT``.
     """
     if isolation.in_caller_transaction():
-        if isolation.caller_holds_sqlite_write_lock():
+        if isolation.single_writer_database():
             raise RefreshRetryLater(
-                "Not refreshed inside the caller's SQLite transaction (it holds the write "
-                "lock); the background refresh will do it."
+                "Not refreshed inside the caller's transaction on SQLite (one writer); "
+                "the background refresh will do it."
             )
-        return isolation.on_own_connection(
-            _refresh_when_due, installation_id, if_version=if_version, wait=wait
-        )
+        try:
+            return isolation.on_own_connection(
+                _refresh_when_due, installation_id, if_version=if_version, wait=wait
+            )
+        except OperationalError:
+            # A lock the caller's transaction holds on our rows (lock_timeout): the
+            # lease could not be taken, so nothing was sent to the provider.
+            raise RefreshRetryLater(
+                "Not refreshed: a lock held by the caller's transaction blocked the lease."
+            ) from None
     return _refresh_when_due(installation_id, if_version=if_version, wait=wait)
 
 
@@ -239,6 +261,15 @@ def _refresh_holding_lease(installation_id: int, owner: str, call_deadline: floa
         # The lease is released by _refresh_with_lease as this propagates.
         raise _keep_what_is_usable(snap, raw, version)
     now = timezone.now()
+    if app.provider_spec.rotates_refresh_tokens and not raw.refresh_token:
+        # Blank, a placeholder, a number, or none: never stored over ours (which the
+        # provider has probably spent); the next refresh will tell.
+        logger.warning(
+            "Refresh of installation %s: %s rotates refresh tokens but its answer has no "
+            "usable one; the previous one is kept.",
+            installation.pk,
+            app.provider_spec.name,
+        )
     fields = token_fields(
         app.provider_spec, raw, now=now, previous_refresh_token=token.refresh_token
     )
@@ -258,8 +289,11 @@ def _refresh_holding_lease(installation_id: int, owner: str, call_deadline: floa
         _release(installation_id, owner)
         return Outcome.FRESH
     if installation.refresh_failures or installation.last_error:
-        Installation.objects.filter(pk=installation.pk).update(
-            refresh_failures=0, last_error="", last_error_at=None
+        _bookkeep(
+            Installation.objects.filter(pk=installation.pk),
+            refresh_failures=0,
+            last_error="",
+            last_error_at=None,
         )
     logger.info(
         "Refreshed the token of installation %s (%r).", installation.pk, installation.tenant
@@ -305,20 +339,22 @@ def _record_unreadable(installation_id: int, exc: DecryptionError) -> None:
     """
     now = timezone.now()
     reason = _short(exc)
-    Installation.objects.filter(pk=installation_id).update(
-        last_error=reason, last_error_at=now, refresh_failures=F("refresh_failures") + 1
+    _bookkeep(
+        Installation.objects.filter(pk=installation_id),
+        last_error=reason,
+        last_error_at=now,
+        refresh_failures=F("refresh_failures") + 1,
     )
     if exc.model == ProviderApp._meta.label and exc.pk is not None:
-        ProviderApp.objects.filter(pk=exc.pk).update(last_error=reason, last_error_at=now)
+        _bookkeep(ProviderApp.objects.filter(pk=exc.pk), last_error=reason, last_error_at=now)
     logger.error("Refresh of installation %s impossible: %s", installation_id, reason)
 
 
 def _expired_without_refresh_token(installation: Installation) -> None:
     """No refresh token (e.g. Kustomer without ``offline_access``) and the access token is
     gone: only a new install helps, so say so instead of staying "active"."""
-    marked = Installation.objects.filter(
-        pk=installation.pk, status=Installation.Status.ACTIVE
-    ).update(
+    marked = _bookkeep(
+        Installation.objects.filter(pk=installation.pk, status=Installation.Status.ACTIVE),
         status=Installation.Status.NEEDS_REAUTH,
         last_error="The access token expired and there is no refresh token (offline scope?).",
         last_error_at=timezone.now(),
@@ -338,7 +374,7 @@ def _record_failure(
     reason = _short(exc)
     if isinstance(exc, InvalidClient):
         # The app's credentials, not the tenant's grant: never mark installations.
-        ProviderApp.objects.filter(pk=app.pk).update(last_error=reason, last_error_at=now)
+        _bookkeep(ProviderApp.objects.filter(pk=app.pk), last_error=reason, last_error_at=now)
         logger.error(
             "Provider app %s: credentials rejected during refresh (%s).", app.slug, exc.error
         )
@@ -354,11 +390,15 @@ def _record_failure(
     if isinstance(exc, InvalidGrant):
         # Only if the refresh token we used is still the stored one: if another worker
         # rotated it meanwhile, this invalid_grant is the race, not a revoked grant.
-        marked = Installation.objects.filter(
-            pk=installation.pk,
-            status=Installation.Status.ACTIVE,
-            token__refresh_count=version,
-        ).update(status=Installation.Status.NEEDS_REAUTH, **bookkeeping)
+        marked = _bookkeep(
+            Installation.objects.filter(
+                pk=installation.pk,
+                status=Installation.Status.ACTIVE,
+                token__refresh_count=version,
+            ),
+            status=Installation.Status.NEEDS_REAUTH,
+            **bookkeeping,
+        )
         if marked:
             logger.warning(
                 "Installation %s needs re-authorization (invalid_grant).", installation.pk
@@ -369,7 +409,7 @@ def _record_failure(
             Installation, installation=installation, error=exc, will_retry=False
         )
         return RefreshFailed(reason, exc)
-    Installation.objects.filter(pk=installation.pk).update(**bookkeeping)
+    _bookkeep(Installation.objects.filter(pk=installation.pk), **bookkeeping)
     will_retry = exc.transient
     logger.warning("Refresh of installation %s failed: %s", installation.pk, reason)
     token_refresh_failed.send(
