@@ -216,5 +216,5 @@ def check_unknown_settings(app_configs: Any = None, **kwargs: Any) -> list[check
     """Keys of ``HELPDESK_OAUTH`` this app does not read (``REFRESH_MARGN`` would silently
     leave the default margin in force)."""
     return unknown_key_warnings(
-        "HELPDESK_OAUTH", app_settings.unknown_names(), list(DEFAULTS), id="helpdesk_oauth.W004"
+        "HELPDESK_OAUTH", app_settings.unknown_names(), list(DEFAULTS), id="helpdesk_oauth.W005"
     )

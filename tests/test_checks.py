@@ -120,7 +120,7 @@ def test_unknown_endpoint_name(settings):
 # -- unknown keys (a typo silently keeps the default) -------------------------------
 
 
-def unknown_key_messages(prefix="helpdesk_oauth.W004"):
+def unknown_key_messages(prefix="helpdesk_oauth.W005"):
     return [m for m in checks.run_checks() if m.id == prefix]
 
 
@@ -178,7 +178,7 @@ def test_manage_py_check_prints_the_typo(settings):
     out, err = StringIO(), StringIO()
     call_command("check", stdout=out, stderr=err)
     text = out.getvalue() + err.getvalue()
-    assert "helpdesk_oauth.W004" in text and "REFRESH_MARGIN" in text
+    assert "helpdesk_oauth.W005" in text and "REFRESH_MARGIN" in text
 
 
 def test_a_misspelled_sandbox_setting_is_reported(settings):
