@@ -59,7 +59,12 @@ def _retry_after(response: requests.Response) -> float | None:
 def raise_for_oauth_error(
     provider: Provider, response: requests.Response, what: str
 ) -> dict[str, Any]:
-    """Return the JSON body of a successful response or raise the matching error."""
+    """Return the JSON body of a successful response or raise the matching error.
+
+    :class:`InvalidGrant` / :class:`InvalidClient` only for a 3xx/4xx (other than
+    429) naming that code: a 2xx carrying ``error`` raises a plain
+    :class:`ProviderError` (whatever it says, the provider did answer with success).
+    """
     status = response.status_code
     try:
         body = response.json()
@@ -79,7 +84,7 @@ def raise_for_oauth_error(
     code = code[:40] if code.replace("_", "").isalnum() else "invalid_response"
     message = f"{provider.name} {what} failed: HTTP {status}" + (f" {code}" if code else "")
     error_class: type[ProviderError] = ProviderError
-    if status < 500 and status != 429:
+    if 300 <= status < 500 and status != 429:
         if code == "invalid_grant":
             error_class = InvalidGrant
         elif code in ("invalid_client", "unauthorized_client"):
@@ -147,9 +152,10 @@ def _call(
     """POST a token request and read a 2xx answer with our parser (never oauthlib's).
 
     Sent through :func:`.transport.request`: whole-call deadline, no redirects,
-    body read up to 1 MiB. A non-2xx answer, or a 2xx carrying an ``error``,
-    raises the matching :class:`ProviderError`; any other 2xx is returned parsed,
-    usable or not, so the caller can keep a rotated refresh token from it.
+    body read up to 1 MiB. A non-2xx answer raises the matching
+    :class:`ProviderError`; every 2xx (also one whose JSON carries an ``error``)
+    is returned parsed, usable or not, so the caller can keep a rotated refresh
+    token from it.
     """
     url = require_secure(creds.provider.endpoint("token_url", creds.tenant))
     response = transport.request(
@@ -171,10 +177,11 @@ def _call(
             f"(HTTP {status}); not followed.",
             provider=creds.provider.key,
         )
-    decoded = decode_body(response.content) if 200 <= status < 300 else None
-    if decoded is None or (isinstance(decoded, dict) and decoded.get("error")):
+    if not 200 <= status < 300:
         raise_for_oauth_error(creds.provider, response, what)
-    return parse_token_response(creds.provider, decoded, now=timezone.now())
+    # Every 2xx goes to our parser, even one carrying "error" (then unusable, never
+    # InvalidGrant): the provider may have rotated the refresh token in this step.
+    return parse_token_response(creds.provider, decode_body(response.content), now=timezone.now())
 
 
 @sensitive_variables()
@@ -229,7 +236,15 @@ def revoke(
     token: str,
     token_type_hint: str = "refresh_token",  # noqa: S107  (a hint name, not a password)
 ) -> None:
-    """Revoke ``token`` (RFC 7009). 200 means done; anything else raises."""
+    """Revoke ``token`` (RFC 7009). Any 2xx means done; anything else raises.
+
+    RFC 7009 §2.2 says 200, but servers answer 204 (no body) or 202 too: each says
+    the request was accepted, and sending the token again could not do better.
+    A 3xx is not followed (the token and the client secret go to the configured
+    endpoint only) and is transient (:class:`ProviderError` with ``status=None``,
+    retried with backoff, like a moved token endpoint); a 4xx other than 429 is
+    permanent, a 5xx/429/network error transient.
+    """
     url = require_secure(creds.provider.endpoint("revoke_url", creds.tenant))
     data = {"token": token, "token_type_hint": token_type_hint}
     auth = None
@@ -241,11 +256,20 @@ def revoke(
     response = transport.request(
         "POST", url, provider=creds.provider, what="revoke", data=data, auth=auth
     )
-    if response.status_code != 200:
-        # Raises for every non-2xx; a 2xx other than 200 is not a revocation either.
-        raise_for_oauth_error(creds.provider, response, "revoke")
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    if 300 <= status < 400:
+        # No status on the error: transient, so the revocation is retried, never
+        # abandoned while the token is still live (the endpoint may be back).
         raise ProviderError(
-            f"{creds.provider.name} revoke failed: HTTP {response.status_code}",
+            f"{creds.provider.name} revoke: the endpoint answered a redirect "
+            f"(HTTP {status}); not followed.",
             provider=creds.provider.key,
-            status=response.status_code,
         )
+    raise_for_oauth_error(creds.provider, response, "revoke")
+    raise ProviderError(  # not reached: raise_for_oauth_error raises for a non-2xx
+        f"{creds.provider.name} revoke failed: HTTP {status}",
+        provider=creds.provider.key,
+        status=status,
+    )

@@ -6,12 +6,24 @@ field in a 200 used to throw the whole answer away, including a rotated
 refresh token the provider had already swapped for the one we sent. The rule
 here (issue 9): once a provider answered 200, whatever in it is usable is kept.
 
-* The **refresh token** is kept whenever one can be found: a non-empty string
-  (or a JSON integer, read as its decimal text) of at most
-  :data:`MAX_TOKEN_LENGTH` characters. It only ever travels in a form body,
-  which encodes any character, so nothing else is asked of it. It is looked for
-  in a JSON object, in the only object of a one-element JSON array, and in a
-  form-encoded body (``refresh_token=…``, the format oauthlib also accepts).
+* The **refresh token** is kept whenever a usable one can be found
+  (:func:`usable_refresh_token`): a JSON string of printable ASCII without
+  spaces (``VCHAR``, as for the access token), at most :data:`MAX_TOKEN_LENGTH`
+  long, and not a placeholder (``null``, ``none``, ``undefined``, ``true``,
+  ``false``, ``nil``, ``0``, ``-``, in any case). Anything else (``""``,
+  ``"   "``, a tab, a JSON number such as ``0``, ``null``, a list…) counts as
+  absent, so the caller keeps the refresh token it has: a junk value must never
+  overwrite a good one (Gorgias never rotates; its stored token is the customer). JSON numbers are refused
+  because RFC 6749 §5.1 defines the refresh token as a string and a number there
+  (``0``, ``1``) is a flag or a placeholder, not a credential. It is looked for
+  in a JSON object, in the only object of a one-element JSON array, in a
+  form-encoded body (``refresh_token=…``, the format oauthlib also accepts) and,
+  in a JSON body nested too deep for Python's parser, as the one
+  ``"refresh_token": "…"`` member of its text (see :func:`decode_body`).
+* An ``error`` member in a 2xx answer (``{"error": "invalid_grant", …tokens}``)
+  makes its access token unusable (``problem`` names the sanitized code), but a
+  2xx is never read as a refused grant or client: the refresh token in it is
+  still kept, and the caller retries as after any transient failure.
 * The **access token** is usable only from a JSON object, when it is a string
   (or a JSON integer, read as its decimal text; a float is refused: its text
   form is ambiguous) of printable ASCII without spaces (RFC 9110 ``VCHAR``,
@@ -61,24 +73,51 @@ def header_safe(value: object) -> bool:
 
 
 class NonJSONBody:
-    """A 2xx body that is not JSON: its text (UTF-8, undecodable bytes replaced)."""
+    """A 2xx body that is not JSON: its text (UTF-8, undecodable bytes replaced).
 
-    def __init__(self, content: bytes) -> None:
+    ``too_deep`` is true for a body that may be valid JSON but is nested deeper
+    than Python's parser recurses (then only :func:`_deep_refresh_token` reads it).
+    """
+
+    def __init__(self, content: bytes, *, too_deep: bool = False) -> None:
         self.text = content.decode("utf-8", errors="replace")
+        self.too_deep = too_deep
 
     def __repr__(self) -> str:  # the text may hold a token
         return f"<NonJSONBody {len(self.text)} chars>"
 
 
+#: Longest JSON integer read as an ``int``, in digits (Python's default
+#: ``sys.get_int_max_str_digits()``); a longer one reads as ``None``.
+MAX_INT_DIGITS = 4300
+
+
+def _parse_int(text: str) -> int | None:
+    """A JSON integer, or ``None`` when too long for Python to convert (or to convert
+    quickly): one such field (an unrelated one, or ``expires_in``) must not make the
+    whole answer unreadable; a ``None`` lifetime then falls back like any bad one."""
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        return None
+    try:
+        return int(text)
+    except ValueError:  # a lower sys.set_int_max_str_digits() limit
+        return None
+
+
 def decode_body(content: bytes) -> Any:
     """The JSON value of ``content``, or a :class:`NonJSONBody`.
 
-    ``NaN`` / ``Infinity`` (which Python's ``json`` would accept) read as ``null``;
-    a body nested too deep to decode is not JSON.
+    ``NaN`` / ``Infinity`` (which Python's ``json`` would accept) read as ``null``,
+    and so does an integer of more than :data:`MAX_INT_DIGITS` digits. A body
+    nested too deep for Python's parser (``RecursionError``) is a
+    :class:`NonJSONBody` with ``too_deep`` set: its refresh token may still be
+    found (:func:`_deep_refresh_token`).
     """
     try:
-        return json.loads(content, parse_constant=lambda _name: None)
-    except (ValueError, RecursionError):
+        return json.loads(content, parse_constant=lambda _name: None, parse_int=_parse_int)
+    except RecursionError:
+        return NonJSONBody(content, too_deep=True)
+    except ValueError:
         return NonJSONBody(content)
 
 
@@ -154,9 +193,25 @@ def _token_text(value: object) -> str:
     return value if isinstance(value, str) else ""
 
 
+#: Values that stand for "no token" in some servers' answers, compared case-insensitively
+#: (``"0"`` and ``"-"`` too: what a form-encoded answer makes of a number or a blank).
+PLACEHOLDERS = frozenset({"null", "none", "undefined", "true", "false", "nil", "0", "-"})
+
+
+def usable_refresh_token(value: object) -> bool:
+    """Whether ``value`` (a field of a token answer) is a usable refresh token.
+
+    A ``str`` that :func:`header_safe` accepts (printable ASCII without spaces or
+    control characters, 1 to :data:`MAX_TOKEN_LENGTH` characters) and that is not
+    a placeholder literal (:data:`PLACEHOLDERS`). JSON numbers, booleans, ``null``,
+    lists and objects are not. Anything refused counts as absent: the previous
+    refresh token is kept.
+    """
+    return header_safe(value) and str(value).lower() not in PLACEHOLDERS
+
+
 def _refresh_token(value: object) -> str:
-    text = _token_text(value)
-    return text if 0 < len(text) <= MAX_TOKEN_LENGTH and "\x00" not in text else ""
+    return value if isinstance(value, str) and usable_refresh_token(value) else ""
 
 
 def _scope(value: object) -> str:
@@ -169,6 +224,8 @@ def _salvage_refresh_token(body: Any) -> str:
     """The refresh token of an answer that is not a JSON object, if one is unambiguous."""
     if isinstance(body, list) and len(body) == 1 and isinstance(body[0], dict):
         return _refresh_token(body[0].get("refresh_token"))
+    if isinstance(body, NonJSONBody) and body.too_deep:
+        return _deep_refresh_token(body.text)
     if isinstance(body, NonJSONBody):
         try:
             fields = parse_qs(body.text.strip(), max_num_fields=100)
@@ -179,7 +236,65 @@ def _salvage_refresh_token(body: Any) -> str:
     return ""
 
 
+#: A ``"refresh_token"`` member name in JSON text, and one whose value is a plain
+#: string (``VCHAR`` without ``"`` or ``\``: no escape sequence to decode).
+_REFRESH_KEY = re.compile(r'"refresh_token"\s*:')
+_REFRESH_MEMBER = re.compile(r'"refresh_token"\s*:\s*"([\x21\x23-\x5b\x5d-\x7e]+)"', re.ASCII)
+
+
+def _deep_refresh_token(text: str) -> str:
+    """The refresh token of a JSON text too deeply nested to parse, if unambiguous.
+
+    Python's parser gives up (``RecursionError``) on valid JSON nested some
+    thousand levels deep, e.g. in a field we never read; the rotated refresh
+    token beside it must not be lost for that. Without a parse the member's
+    nesting level comes from a scan of the text, and this is deliberately narrow:
+    the text must be an object naming ``"refresh_token"`` exactly once, as a member
+    of that top-level object (depth 1, outside any string), whose value is a plain
+    string (no escapes) that :func:`usable_refresh_token` accepts. Anything else
+    (two occurrences, a nested or escaped or non-string value) gives ``""``.
+    """
+    if not text.lstrip().startswith("{") or len(_REFRESH_KEY.findall(text)) != 1:
+        return ""
+    match = _REFRESH_MEMBER.search(text)
+    if match is None or _depth_at(text, match.start()) != 1:
+        return ""
+    return _refresh_token(match.group(1))
+
+
+def _depth_at(text: str, end: int) -> int:
+    """The JSON nesting depth at ``text[end]``, or -1 when that is inside a string."""
+    depth, in_string, escaped = 0, False, False
+    for char in text[:end]:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "{[":
+            depth += 1
+        elif char in "}]":
+            depth -= 1
+    return -1 if in_string else depth
+
+
+def _error_code(value: object) -> str:
+    """An OAuth ``error`` member, sanitized for messages: a short registered-looking
+    code (letters, digits, ``_``), else ``invalid_response``."""
+    if isinstance(value, str) and value and value.replace("_", "").isalnum() and value.isascii():
+        return value[:40]
+    return "invalid_response"
+
+
 def _access_problem(raw: dict[str, Any], access_token: str) -> str:
+    if raw.get("error"):
+        # A 2xx that also says "error": the access token can't be trusted, but the
+        # answer is no refusal (a refresh token in it is kept; the caller retries).
+        return f"the answer carries the error {_error_code(raw['error'])}"
     value = raw.get("access_token")
     if value is None or value == "":
         return "the answer has no access_token"

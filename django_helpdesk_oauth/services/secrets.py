@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from ..conf import app_settings
-from ..exceptions import ConfigurationError, HelpdeskOAuthError
+from ..exceptions import ConfigurationError, HelpdeskOAuthError, ProviderError
 from ..fields import is_readable
 from ..models import ProviderApp
 from ..signals import client_secret_rotated
@@ -44,14 +44,38 @@ def set_client_secret(app: ProviderApp, new_secret: str, *, actor: str = "") -> 
     """Store ``new_secret`` (e.g. pasted from the provider's portal), keep the old one for
     the grace window, send ``client_secret_rotated``."""
     new_secret = clean_secret(new_secret, what="new client secret")
+    return _store_secret(app, new_secret, actor=actor, generated=False)
+
+
+#: Said whenever the provider may have generated a new secret we could not store.
+_MAY_HAVE_ROTATED = (
+    " {provider} may have rotated the secret already (the previous one then no longer "
+    "works): check the app's secret in the {provider} portal and paste it here."
+)
+
+
+@sensitive_variables()
+def _store_secret(app: ProviderApp, new_secret: str, *, actor: str, generated: bool) -> ProviderApp:
+    """Store ``new_secret``, keep the current one for the grace window, send the signal.
+
+    ``generated``: the provider made it (the old one is already dead there), so it is
+    stored even when it equals the current one (then the previous one is left as it
+    was); a pasted secret equal to the current one is refused.
+    """
     with transaction.atomic():
         locked = ProviderApp.objects.select_for_update().get(pk=app.pk)
         # A current secret no configured key decrypts (wrong or lost key) is replaced and
         # not kept: it could never serve as the grace-window fallback.
         current = locked.client_secret if is_readable(locked, "client_secret") else ""
-        if new_secret == current:
+        if new_secret == current and not generated:
             raise SecretRotationError("The new client secret is the same as the current one.")
-        locked.previous_client_secret = current
+        if new_secret != current:
+            locked.previous_client_secret = current
+        else:
+            logger.warning(
+                "Provider app %s: the provider generated the current secret again; kept.",
+                app.slug,
+            )
         locked.client_secret = new_secret
         locked.secret_rotated_at = timezone.now()
         locked.last_error = ""
@@ -82,12 +106,33 @@ def rotate_via_provider(app: ProviderApp, api_key: str, *, actor: str = "") -> P
             f"The {provider.name} app name is not set on {app.slug}: set provider_app_name."
         )
     try:
-        secret = apps_api.rotate_client_secret(
+        secret: object = apps_api.rotate_client_secret(
             provider, provider_app_name=app.provider_app_name, api_key=api_key.strip()
         )
+    except ProviderError as exc:
+        # A 4xx refused the call (401/403 key, 404 app…); a timeout, a 5xx, a redirect
+        # or a 2xx without a secret may have come after the provider rotated it.
+        refused = exc.status is not None and 400 <= exc.status < 500
+        hint = "" if refused else _MAY_HAVE_ROTATED.format(provider=provider.name)
+        raise SecretRotationError(f"{exc}{hint}") from None
     except (HelpdeskOAuthError, ConfigurationError, ValueError) as exc:
         raise SecretRotationError(str(exc)) from None
-    return set_client_secret(app, secret, actor=actor)
+    # The provider has generated it and the old one is dead there: store it as it came
+    # (not clean_secret, which is for pasted text), whatever its shape.
+    if not isinstance(secret, str) or not secret:
+        raise SecretRotationError(
+            f"The {provider.name} apps API answered without a usable client secret."
+            + _MAY_HAVE_ROTATED.format(provider=provider.name)
+        )
+    if secret != secret.strip() or any(ch.isspace() for ch in secret) or len(secret) > 1000:
+        logger.warning(
+            "Provider app %s: the secret %s generated contains whitespace or is %d characters "
+            "long; stored as it came.",
+            app.slug,
+            provider.name,
+            len(secret),
+        )
+    return _store_secret(app, secret, actor=actor, generated=True)
 
 
 @sensitive_variables()

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..exceptions import UnusableTokenResponse
 from ..providers import Provider
-from ..token_response import TokenResponse, parse_token_response
+from ..token_response import TokenResponse, parse_token_response, usable_refresh_token
 
 
 def _parsed(provider: Provider, raw: Mapping[str, Any], now: datetime) -> TokenResponse:
@@ -42,9 +42,10 @@ def token_fields(
     parsed = _parsed(provider, raw, now)
     if not parsed.usable or parsed.expiry is None:
         raise unusable(provider, parsed, "token response")
+    new_refresh_token = parsed.refresh_token if usable_refresh_token(parsed.refresh_token) else ""
     return {
         "access_token": parsed.access_token,
-        "refresh_token": parsed.refresh_token or previous_refresh_token,
+        "refresh_token": new_refresh_token or previous_refresh_token,
         "token_type": parsed.token_type,
         "scope": parsed.scope,
         "expires_at": parsed.expiry.expires_at,
@@ -54,12 +55,15 @@ def token_fields(
 def salvage_fields(parsed: TokenResponse, *, previous_refresh_token: str = "") -> dict[str, Any]:
     """What to keep from an answer whose access token is unusable.
 
-    ``{"refresh_token": …}`` when it carries a usable refresh token other than
-    ``previous_refresh_token`` (a rotating provider has spent the old one: losing
-    the new one loses the customer), else ``{}``.
+    ``{"refresh_token": …}`` when it carries a usable refresh token
+    (:func:`~django_helpdesk_oauth.token_response.usable_refresh_token`: no blank,
+    placeholder or number) other than ``previous_refresh_token`` (a rotating
+    provider has spent the old one: losing the new one loses the customer), else
+    ``{}`` (the previous one is kept).
     """
-    if parsed.refresh_token and parsed.refresh_token != previous_refresh_token:
-        return {"refresh_token": parsed.refresh_token}
+    new = parsed.refresh_token
+    if usable_refresh_token(new) and new != previous_refresh_token:
+        return {"refresh_token": new}
     return {}
 
 
