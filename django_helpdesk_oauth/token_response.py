@@ -13,9 +13,10 @@ here (issue 9): once a provider answered 200, whatever in it is usable is kept.
   ``false``, ``nil``, ``0``, ``-``, in any case). Anything else (``""``,
   ``"   "``, a tab, a JSON number such as ``0``, ``null``, a list…) counts as
   absent, so the caller keeps the refresh token it has: a junk value must never
-  overwrite a good one (Gorgias never rotates; its stored token is the customer). JSON numbers are refused
-  because RFC 6749 §5.1 defines the refresh token as a string and a number there
-  (``0``, ``1``) is a flag or a placeholder, not a credential. It is looked for
+  overwrite a good one (Gorgias never rotates; its stored token is the customer).
+  JSON numbers are refused because RFC 6749 §5.1 defines the refresh token as a
+  string and a number there (``0``, ``1``) is a flag or a placeholder, not a
+  credential. It is looked for
   in a JSON object, in the only object of a one-element JSON array, in a
   form-encoded body (``refresh_token=…``, the format oauthlib also accepts) and,
   in a JSON body nested too deep for Python's parser, as the one
@@ -34,8 +35,9 @@ here (issue 9): once a provider answered 200, whatever in it is usable is kept.
   issue tokens with ``|`` or ``:`` that ``b64token`` would refuse, which would
   cost a working installation for no safety gained.
 * The **lifetime** comes from :meth:`.providers.base.Provider.token_expiry`
-  (``expires_in`` → JWT ``exp`` → the provider's documented lifetime, each
-  bounded).
+  (an absolute ``expires_at`` → ``expires_in`` > 0 → JWT ``exp``, the earliest
+  stated wins, each bounded → the provider's documented lifetime → "never", only
+  for a provider that declares its tokens never expire).
 
 Nothing here does I/O or touches the ORM; messages and ``repr`` name no token.
 """
