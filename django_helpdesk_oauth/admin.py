@@ -221,6 +221,7 @@ class TokenInline(admin.StackedInline):
         "token_type",
         "scope",
         "expires_at",
+        "lifetime",
         "last_refreshed_at",
         "refresh_count",
     )
@@ -285,6 +286,7 @@ class InstallationAdmin(admin.ModelAdmin):
     @admin.display(description=_("expires"))
     def expires(self, obj: Installation) -> str:
         token = getattr(obj, "token", None)
+        # expires_in(None) is "never expires" (expires_at NULL).
         return expires_in(token.expires_at) if token else "—"
 
     @admin.display(description=_("last refresh"))
@@ -306,7 +308,8 @@ class InstallationAdmin(admin.ModelAdmin):
         counts = {"refreshed": 0, "fresh": 0, "skipped": 0, "failed": 0}
         for installation in queryset.select_related("token"):
             token = getattr(installation, "token", None)
-            if token is None:
+            if token is None or token.never_expires:
+                # A token that never expires is never refreshed, even on request.
                 counts["skipped"] += 1
                 continue
             try:

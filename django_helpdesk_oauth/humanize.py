@@ -22,9 +22,14 @@ def duration(seconds: float) -> str:
     return f"{secs}s"
 
 
+#: How a token whose ``expires_at`` is NULL (it never expires) is shown.
+NEVER_EXPIRES = "never expires"
+
+
 def expires_in(when: datetime | None, now: datetime | None = None) -> str:
-    """``"in 23h 59m"`` or ``"expired 5m ago"``; ``"—"`` when unknown."""
+    """``"in 23h 59m"`` or ``"expired 5m ago"``; ``"never expires"`` for ``None`` (a
+    token's ``expires_at`` NULL: it never expires)."""
     if when is None:
-        return "—"
+        return NEVER_EXPIRES
     delta = (when - (now or timezone.now())).total_seconds()
     return f"in {duration(delta)}" if delta >= 0 else f"expired {duration(delta)} ago"

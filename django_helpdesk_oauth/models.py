@@ -8,13 +8,17 @@ Field names are public contract (DESIGN.md). Secrets and tokens live in
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
+from django.db.models import ExpressionWrapper, F, Q, Value
+from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .conf import app_settings
 from .fields import EncryptedTextField, masked_value
 from .providers import Provider, get_provider, provider_choices
 
@@ -195,6 +199,48 @@ class Installation(models.Model):
         return InstallationSession(self)
 
 
+def refresh_margin(lifetime: timedelta | None) -> timedelta:
+    """How long before ``expires_at`` a token with this granted ``lifetime`` is due:
+    ``min(REFRESH_MARGIN, lifetime / 2)``; ``REFRESH_MARGIN`` (seconds) when the lifetime
+    is unknown (``None``). So a 900 s token is refreshed once per lifetime, at its
+    half-life, not on every call because it is always "within" a 30-minute margin."""
+    margin = timedelta(seconds=app_settings.REFRESH_MARGIN)
+    return margin if lifetime is None else min(margin, lifetime / 2)
+
+
+def due_condition(now: datetime | None = None) -> Q:
+    """The "is due" predicate as a ``Q`` on ``Token`` rows (see :meth:`TokenQuerySet.due`).
+
+    Every term is on the row's own columns (no subquery), so a conditional UPDATE
+    using it (the refresh lease) re-checks it on the row it locks.
+    """
+    now = timezone.now() if now is None else now
+    margin = timedelta(seconds=app_settings.REFRESH_MARGIN)
+    # expires_at <= now + lifetime / 2, written without dividing a column (SQLite stores
+    # durations as integer microseconds): (expires_at - now) * 2 <= lifetime.
+    left = ExpressionWrapper(F("expires_at") - Value(now), output_field=models.DurationField())
+    capped = (
+        Q(lifetime__isnull=True)
+        | Q(lifetime__gte=2 * margin)
+        | Q(LessThanOrEqual(left + left, F("lifetime")))
+    )
+    # The first term is a range on the (expires_at, id) index; the cap filters what it finds.
+    return Q(expires_at__lte=now + margin) & capped
+
+
+class TokenQuerySet(models.QuerySet["Token"]):
+    def due(self, now: datetime | None = None) -> TokenQuerySet:
+        """Tokens to refresh now (the one "is due" predicate; in memory: :meth:`Token.is_due`).
+
+        Due iff ``expires_at`` is set (NULL never expires: never due) and
+        ``expires_at <= now + min(REFRESH_MARGIN, lifetime / 2)`` (``lifetime`` NULL:
+        ``REFRESH_MARGIN``). The first condition, ``expires_at <= now + REFRESH_MARGIN``,
+        is a range on the ``(expires_at, id)`` index; the cap is checked on the rows it
+        selects. ``now`` defaults to ``timezone.now()``.
+        """
+        return self.filter(due_condition(now))
+
+
 class Token(models.Model):
     """The access and refresh token of one installation, encrypted at rest."""
 
@@ -214,7 +260,22 @@ class Token(models.Model):
     )
     expires_at = models.DateTimeField(
         _("expires at"),
-        help_text=_("When the access token expires (from expires_in, the JWT exp, or a fallback)."),
+        null=True,
+        blank=True,
+        help_text=_(
+            "When the access token expires (from the answer's expires_at, expires_in, the JWT "
+            "exp, or the provider's documented lifetime); empty: it never expires. Set it to "
+            "now to have the token refreshed."
+        ),
+    )
+    lifetime = models.DurationField(
+        _("lifetime"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "The lifetime the provider granted this access token, recorded when it was "
+            "stored; caps the refresh margin at half of it. Empty: unknown or never expires."
+        ),
     )
     issued_at = models.DateTimeField(
         _("issued at"), default=timezone.now, help_text=_("When this access token was obtained.")
@@ -238,6 +299,8 @@ class Token(models.Model):
         help_text=_("After this, another worker may take over the refresh."),
     )
 
+    objects = TokenQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("token")
         verbose_name_plural = _("tokens")
@@ -249,6 +312,31 @@ class Token(models.Model):
 
     def __repr__(self) -> str:
         return f"<Token installation={self.installation_id} expires_at={self.expires_at}>"
+
+    @property
+    def never_expires(self) -> bool:
+        """Whether the access token never expires (``expires_at`` NULL)."""
+        return self.expires_at is None
+
+    def is_due(self, now: datetime | None = None) -> bool:
+        """Whether this token is to be refreshed now: :meth:`TokenQuerySet.due` in memory.
+
+        ``False`` for a token that never expires; else ``expires_at <= now +
+        min(REFRESH_MARGIN, lifetime / 2)`` (see :func:`refresh_margin`).
+        """
+        return is_due(self.expires_at, self.lifetime, now)
+
+
+def is_due(
+    expires_at: datetime | None, lifetime: timedelta | None, now: datetime | None = None
+) -> bool:
+    """The "is due" predicate on values already read (a ``.values()`` row, a snapshot):
+    ``expires_at`` ``None`` (never expires) is never due; else ``expires_at <= now +``
+    :func:`refresh_margin` ``(lifetime)``. ``now`` defaults to ``timezone.now()``."""
+    if expires_at is None:
+        return False
+    now = timezone.now() if now is None else now
+    return expires_at <= now + refresh_margin(lifetime)
 
 
 class PendingRevocation(models.Model):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import time
-from datetime import timedelta
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
+from requests.structures import CaseInsensitiveDict
 
 from .conf import app_settings
 from .exceptions import NotInstalled, RedirectRefused, UnusableAccessToken
@@ -21,22 +21,29 @@ from .token_response import header_safe
 
 
 class InstallationSession(requests.Session):
-    """Sends ``Authorization: Bearer …`` for the installation, to its tenant's API only.
+    """Sends ``Authorization: Bearer …`` (the provider's :attr:`~.Provider.api_auth_scheme`,
+    with its static :attr:`~.Provider.api_headers`) for the installation, to its tenant's
+    API only.
 
     Relative URLs resolve against the tenant's API base. Before a request the
     token is read (one query) and refreshed first — single-flight, see
     :func:`~django_helpdesk_oauth.services.refresh.refresh_installation` — when it
-    is expired or inside ``REFRESH_MARGIN``. A token read less than
-    ``SESSION_TOKEN_TTL`` seconds ago and outside the margin is reused without a
+    is due (:meth:`~django_helpdesk_oauth.models.Token.is_due`: inside ``REFRESH_MARGIN``,
+    capped at half its granted lifetime; a token that never expires never is). A token
+    read less than ``SESSION_TOKEN_TTL`` seconds ago and not due is reused without a
     query, so a burst of calls costs one read. A 401 re-reads the token (another
-    worker may have refreshed it), refreshes once if it has not changed, and
-    retries once. Every request gets ``HTTP_TIMEOUT`` unless the caller passes one.
+    worker may have refreshed it), refreshes once if it has not changed (a token that
+    never expires is not: the 401 is returned as is), and retries once. Every
+    request gets ``HTTP_TIMEOUT`` unless the caller passes one.
     """
 
     def __init__(self, installation: Installation) -> None:
         super().__init__()
         self.installation_id = installation.pk
         self.base_url = installation.api_base_url
+        # The provider's declared API auth scheme and static headers (checked when its
+        # class was created: an RFC 9110 token, header-safe values).
+        self._provider = installation.provider_spec
         base = urlsplit(self.base_url)
         self._origin = (base.scheme, base.netloc)
         self._cached: Token | None = None
@@ -51,7 +58,7 @@ class InstallationSession(requests.Session):
                 installation_id=self.installation_id,
                 installation__status=Installation.Status.ACTIVE,
             )
-            .only("access_token", "token_type", "expires_at", "refresh_count")
+            .only("access_token", "token_type", "expires_at", "lifetime", "refresh_count")
             .first()
         )
 
@@ -71,21 +78,21 @@ class InstallationSession(requests.Session):
 
     def _fresh_token(self) -> Token:
         now = timezone.now()
-        margin = timedelta(seconds=app_settings.REFRESH_MARGIN)
         cached = self._cached
         if (
             cached is not None
             and time.monotonic() - self._cached_at < app_settings.SESSION_TOKEN_TTL
-            and cached.expires_at > now + margin
+            and not cached.is_due(now)
         ):
             return cached
         token = self._token()
-        if token.expires_at <= now + margin:
+        # Token.is_due: the one predicate (never for a token that never expires).
+        if token.is_due(now):
             try:
                 refresh_installation(self.installation_id)
             except RefreshRetryLater:
                 # Inside the margin but still valid: use it; the beat task retries.
-                if token.expires_at <= now:
+                if token.expires_at is not None and token.expires_at <= now:
                     raise
                 return token
             token = self._token()
@@ -109,6 +116,9 @@ class InstallationSession(requests.Session):
         if response.status_code == 401:
             current = self._token()
             if current.refresh_count == token.refresh_count:
+                if current.never_expires:
+                    # Never refreshed (DESIGN.md); the same token would get the same 401.
+                    return response
                 try:
                     refresh_installation(self.installation_id, if_version=token.refresh_count)
                 except (RefreshFailed, RefreshRetryLater):
@@ -151,8 +161,11 @@ class InstallationSession(requests.Session):
     ) -> requests.Response:
         if not header_safe(token.access_token):
             token = self._replace_unusable(token)
-        headers = dict(kwargs.pop("headers", None) or {})
-        headers["Authorization"] = f"Bearer {token.access_token}"
+        # The provider's static headers, then the caller's (same name: the caller's
+        # wins), then ours: Authorization is always the installation's token.
+        headers = CaseInsensitiveDict(self._provider.api_headers)
+        headers.update(kwargs.pop("headers", None) or {})
+        headers["Authorization"] = f"{self._provider.api_auth_scheme} {token.access_token}"
         return super().request(method, url, headers=headers, **kwargs)
 
     def _replace_unusable(self, token: Token) -> Token:

@@ -50,15 +50,16 @@ def backoff(retries: int, retry_after: float | None = None) -> float:
 def due_installation_ids(batch: int | None = None, *, app_id: int | None = None) -> Iterator[int]:
     """Yield ids of active installations whose token is due, in keyset-paginated batches.
 
+    "Due" is :meth:`.models.TokenQuerySet.due` (a token that never expires never is).
     One indexed query per batch over (expires_at, id): memory stays flat however
     many installations there are. ``app_id`` narrows it to one provider app.
     """
     batch = batch or SWEEP_BATCH
-    cutoff = timezone.now() + timedelta(seconds=app_settings.REFRESH_MARGIN)
+    now = timezone.now()
     last = None
     while True:
-        rows = Token.objects.filter(
-            expires_at__lte=cutoff, installation__status=Installation.Status.ACTIVE
+        rows: QuerySet[Token] = Token.objects.due(now).filter(
+            installation__status=Installation.Status.ACTIVE
         )
         if app_id is not None:
             rows = rows.filter(installation__app_id=app_id)
@@ -76,12 +77,13 @@ def due_installation_ids(batch: int | None = None, *, app_id: int | None = None)
         last = page[-1][:2]
 
 
-def _after(rows: QuerySet[Token], expires_at: datetime, pk: int) -> QuerySet[Token]:
+def _after(rows: QuerySet[Token], expires_at: datetime | None, pk: int) -> QuerySet[Token]:
     """Rows strictly after ``(expires_at, pk)`` in keyset order.
 
     A row-value comparison, which the ``(expires_at, id)`` index serves directly;
     ``expires_at >= x AND NOT (expires_at = x AND id <= pk)`` re-reads every tie
-    of ``x`` on each page (quadratic when many tokens share an expiry).
+    of ``x`` on each page (quadratic when many tokens share an expiry). ``expires_at``
+    is never ``None`` here: a due token has one.
     """
     connection = connections[rows.db]
     quote = connection.ops.quote_name
@@ -115,7 +117,9 @@ def purge_expired_authorization_requests(batch: int | None = None) -> int:
 
 @shared_task(name="django_helpdesk_oauth.tasks.refresh_expiring_tokens", ignore_result=True)
 def refresh_expiring_tokens() -> int:
-    """Dispatch a refresh for every token due within ``REFRESH_MARGIN``; return the count.
+    """Dispatch a refresh for every due token (:meth:`.models.TokenQuerySet.due`: within
+    ``REFRESH_MARGIN`` of its expiry, at most half its granted lifetime; never a token
+    that never expires); return the count.
 
     Each dispatch gets a small random countdown so tokens issued together do
     not all hit the provider in the same second. Also re-queues revocations left

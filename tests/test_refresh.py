@@ -73,11 +73,17 @@ def test_a_fresh_token_is_not_refreshed(sandbox, installed, kustomer_app):
 def test_gorgias_token_with_expires_in_0_is_refreshed_before_its_jwt_expiry(
     sandbox, installed, gorgias_app
 ):
-    # The JWT lives 20 minutes: inside the 30-minute margin, but not expired.
+    # The JWT lives 20 minutes: inside the 30-minute margin, so the margin is capped at
+    # half its lifetime (issue 10): not due when issued, due from its half-life on.
     sandbox.state.lifetimes["gorgias"] = 1200
     installation = installed(gorgias_app)
     token = Token.objects.get()
     assert timezone.now() < token.expires_at < timezone.now() + timedelta(seconds=1200)
+    assert timedelta(seconds=1198) < token.lifetime <= timedelta(seconds=1200)  # JWT exp: whole s
+    assert list(tasks.due_installation_ids()) == []
+    # 11 minutes later (past the half-life), without sleeping.
+    Token.objects.update(expires_at=token.expires_at - timedelta(minutes=11))
+    token.refresh_from_db()
     assert list(tasks.due_installation_ids()) == [installation.pk]
     assert tasks.refresh_installation_token.apply((installation.pk,)).get() == "refreshed"
     [refresh] = refreshes(sandbox, status=200)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,7 +22,122 @@ from ..jwt import unverified_claims
 # One DNS label, lowercase ASCII: what a helpdesk subdomain / org name can be.
 SUBDOMAIN_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", re.ASCII)
 
-ENDPOINTS = ("authorize_url", "token_url", "revoke_url", "api_base_url", "apps_api_url")
+ENDPOINTS = (
+    "authorize_url",
+    "token_url",
+    "revoke_url",
+    "api_base_url",
+    "apps_api_url",
+    # RFC 9207 issuer identifier: compared with a callback's ``iss``, never fetched.
+    "issuer",
+)
+#: The only endpoints whose template may carry ``{token}`` (DESIGN.md: a provider that
+#: offers no other way, e.g. HubSpot's v1 refresh-token revocation). Never logged.
+TOKEN_IN_URL_ENDPOINTS = ("revoke_url", "identity_url")
+
+#: RFC 7591 §2 ``token_endpoint_auth_method`` values this client implements.
+CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
+#: The names used before RFC 7591's: still accepted, normalized at class creation.
+CLIENT_AUTH_ALIASES = {"basic": "client_secret_basic", "body": "client_secret_post"}
+ClientAuth = Literal["client_secret_basic", "client_secret_post", "basic", "body"]
+
+#: Parameters the client sets itself (RFC 6749 §4.1, RFC 7636, OpenID Connect): a
+#: provider's static extra parameters may not name them.
+RESERVED_PARAMS = frozenset(
+    {
+        "client_id",
+        "client_secret",
+        "redirect_uri",
+        "response_type",
+        "scope",
+        "state",
+        "nonce",
+        "code",
+        "code_verifier",
+        "code_challenge",
+        "code_challenge_method",
+        "grant_type",
+        "refresh_token",
+        "token",
+        "token_type_hint",
+    }
+)
+
+RefreshTokenRotation = Literal["always", "sometimes", "never"]
+TokenKind = Literal["refresh_token", "access_token"]
+
+# RFC 9110 §5.6.2 token: what an auth scheme and a header name may be.
+_HTTP_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", re.ASCII)
+# A header value we send: visible ASCII and inner spaces (no CR/LF, no control bytes).
+_HEADER_VALUE = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?", re.ASCII)
+
+
+@dataclass(frozen=True)
+class Revocation:
+    """How a provider revokes a grant: one declared value (:attr:`Provider.revocation`).
+
+    ``style``:
+
+    - ``"rfc7009"``: ``POST revoke_url`` with the form ``token=…&token_type_hint=…``,
+      the client authenticated the provider's way (RFC 7009 §2.1). Gorgias, with the
+      refresh token.
+    - ``"bearer"``: ``method revoke_url`` with the access token in the
+      ``Authorization`` header (the provider's :attr:`Provider.api_auth_scheme`), no
+      body, no client credentials: Zendesk ``DELETE /api/v2/oauth/tokens/current.json``,
+      Intercom ``POST /auth/uninstall``.
+    - ``"token_in_url"``: ``method revoke_url`` whose template holds ``{token}`` (the
+      token, URL-quoted), no client credentials: HubSpot's v1
+      ``DELETE /oauth/v1/refresh-tokens/{token}``. That URL is never logged.
+    - ``"none"``: the provider documents no revocation; an uninstall erases locally.
+
+    ``token``: which token the call takes, ``"refresh_token"`` or ``"access_token"``
+    (``"bearer"`` always takes the access token). ``method``: the HTTP method.
+    ``ends_installation``: the call uninstalls the app for the whole tenant
+    (Intercom's ``/auth/uninstall``) rather than revoking one grant; it is then made
+    on uninstall only, never for a grant a re-install replaced.
+
+    Raises ``ValueError`` when the combination makes no sense.
+    """
+
+    style: Literal["rfc7009", "bearer", "token_in_url", "none"]
+    token: TokenKind = "refresh_token"
+    method: str = "POST"
+    ends_installation: bool = False
+
+    def __post_init__(self) -> None:
+        if self.style not in ("rfc7009", "bearer", "token_in_url", "none"):
+            raise ValueError(f"unknown revocation style {self.style!r}")
+        if self.token not in ("refresh_token", "access_token"):
+            raise ValueError(f"unknown token kind {self.token!r}")
+        if self.method not in ("POST", "DELETE", "GET", "PUT"):
+            raise ValueError(f"unsupported revocation method {self.method!r}")
+        if self.style == "bearer" and self.token != "access_token":
+            raise ValueError("a bearer revocation sends the access token")
+        if self.style == "rfc7009" and self.method != "POST":
+            raise ValueError("RFC 7009 revocation is a POST")
+
+    @classmethod
+    def rfc7009(cls, token: TokenKind = "refresh_token") -> Revocation:  # noqa: S107
+        """RFC 7009 with ``token`` (Gorgias: the refresh token)."""
+        return cls("rfc7009", token)
+
+    @classmethod
+    def bearer(cls, method: str = "POST", *, ends_installation: bool = False) -> Revocation:
+        """``method revoke_url`` authorized by the access token (Zendesk, Intercom)."""
+        return cls("bearer", "access_token", method, ends_installation)
+
+    @classmethod
+    def token_in_url(
+        cls,
+        method: str = "DELETE",
+        token: TokenKind = "refresh_token",  # noqa: S107  (a kind, not a password)
+    ) -> Revocation:
+        """``method revoke_url`` with ``{token}`` in its path (HubSpot v1)."""
+        return cls("token_in_url", token, method)
+
+
+#: The provider documents no revocation.
+NO_REVOCATION = Revocation("none")
 
 #: The longest access-token lifetime we believe, in seconds (a year). A provider
 #: figure beyond it (``expires_in: 1e12``, a JWT ``exp`` of ``1e20``) is garbage:
@@ -55,12 +171,24 @@ def _lifetime(seconds: float | None) -> float | None:
     return seconds
 
 
+#: An absolute ``expires_at`` above this is read as epoch *milliseconds* (10^11 seconds
+#: is the year 5138; 10^11 milliseconds is 1973).
+EPOCH_MILLISECONDS_ABOVE = 10**11
+
+
 @dataclass(frozen=True)
 class ExpiryInfo:
-    """When an access token expires, and where that figure came from."""
+    """When an access token expires, where that figure came from, and the lifetime granted.
 
-    expires_at: datetime
-    source: Literal["expires_in", "jwt_exp", "fallback"]
+    ``expires_at`` is ``None`` (and ``source`` ``"never"``) for a token that never
+    expires; ``lifetime`` is the granted lifetime (``expires_at`` minus the time the
+    answer was read), ``None`` for a never-expiring token. The refresh margin is
+    capped by it (:meth:`~django_helpdesk_oauth.models.Token.is_due`).
+    """
+
+    expires_at: datetime | None
+    source: Literal["expires_at", "expires_in", "jwt_exp", "fallback", "never"]
+    lifetime: timedelta | None = None
 
 
 class Provider:
@@ -72,12 +200,41 @@ class Provider:
     name: ClassVar[str] = ""
     #: Default endpoint URL templates; ``{tenant}`` is substituted. Settings override them.
     endpoints: ClassVar[Mapping[str, str]] = {}
-    #: How the client authenticates at the token and revoke endpoints.
-    client_auth: ClassVar[Literal["basic", "body"]] = "basic"
+    #: How the client authenticates at the token and RFC 7009 revoke endpoints, under
+    #: RFC 7591 §2's names: ``"client_secret_basic"`` (HTTP Basic, RFC 6749 §2.3.1) or
+    #: ``"client_secret_post"`` (``client_id``/``client_secret`` in the body). The old
+    #: ``"basic"``/``"body"`` are accepted and normalized when the class is created.
+    client_auth: ClassVar[ClientAuth] = "client_secret_basic"
+    #: Body of the code exchange and the refresh: ``"form"`` (RFC 6749 §4.1.3,
+    #: ``application/x-www-form-urlencoded``) or ``"json"`` (the same fields as a JSON
+    #: object; Zendesk accepts it, PROVIDERS.md).
+    token_request_format: ClassVar[Literal["form", "json"]] = "form"
+    #: Static extra parameters of the authorization URL (beside the computed
+    #: :meth:`extra_authorize_params`), the code exchange and the refresh. They may not
+    #: name a parameter the client sets itself (:data:`RESERVED_PARAMS`).
+    authorize_params: ClassVar[Mapping[str, str]] = {}
+    token_params: ClassVar[Mapping[str, str]] = {}
+    refresh_params: ClassVar[Mapping[str, str]] = {}
     #: Scopes requested when the ``ProviderApp`` sets none.
     default_scopes: ClassVar[tuple[str, ...]] = ()
     #: What joins the scopes in the authorize URL (RFC 6749: a space; Zoho: a comma).
     scope_delimiter: ClassVar[str] = " "
+    #: ``False`` for a provider without scopes (Intercom, Front, Help Scout): no
+    #: ``scope`` parameter is ever sent, whatever the app configures.
+    scopes_supported: ClassVar[bool] = True
+    #: The scheme of the ``Authorization`` header ``api_session()`` sends (RFC 6750
+    #: ``Bearer``; Zoho Desk: ``Zoho-oauthtoken``). An RFC 9110 token.
+    api_auth_scheme: ClassVar[str] = "Bearer"
+    #: Static headers every ``api_session()`` request carries (a caller's own header of
+    #: the same name wins; ``Authorization`` is always ours).
+    api_headers: ClassVar[Mapping[str, str]] = {}
+    #: How a grant is revoked (:class:`Revocation`); used only when ``revoke_url`` is
+    #: configured. Default: RFC 7009 with the refresh token.
+    revocation: ClassVar[Revocation] = Revocation.rfc7009()
+    #: RFC 9207 issuer identifier template (``{tenant}`` substituted), compared with a
+    #: callback's ``iss``; ``""``: unknown, ``iss`` is then not checked (the state still
+    #: binds the flow to its tenant and app). See :meth:`issuer`.
+    issuer_template: ClassVar[str] = ""
     #: Query parameters the install view reads the tenant from, in order.
     tenant_params: ClassVar[tuple[str, ...]] = ("tenant",)
     #: What the tenant is called in pages and messages.
@@ -87,14 +244,73 @@ class Provider:
     tenant_pattern: ClassVar[re.Pattern[str]] = SUBDOMAIN_LABEL
     #: Show a form asking for the tenant when it is missing (instead of a 400).
     ask_for_tenant: ClassVar[bool] = False
-    #: The refresh response carries a new refresh token and spends the old one.
-    rotates_refresh_tokens: ClassVar[bool] = False
-    #: Lifetime assumed when neither ``expires_in`` nor a JWT ``exp`` tells.
+    #: Whether a refresh answer carries a new refresh token (spending the old one):
+    #: ``"always"`` (Kustomer, Zendesk), ``"sometimes"`` (Front: near the end of its
+    #: life), ``"never"`` (Gorgias, HubSpot, Zoho). Whatever comes back is stored, else
+    #: the old one is kept; ``"always"`` with none back is logged and signalled
+    #: (``refresh_token_not_rotated``).
+    refresh_token_rotation: ClassVar[RefreshTokenRotation] = "never"
+    #: Lifetime in seconds assumed when the token answer states none (no usable
+    #: ``expires_at``, ``expires_in`` or JWT ``exp``): the provider's documented lifetime.
     fallback_lifetime: ClassVar[int] = 3600
+    #: ``False`` only for a provider whose access tokens never expire (Intercom): an
+    #: answer that states no lifetime then gives a token with ``expires_at`` NULL, which
+    #: is never due (never swept, never refreshed). A lifetime the answer does state is
+    #: still used. ``True`` (the default): :attr:`fallback_lifetime` applies instead.
+    access_tokens_expire: ClassVar[bool] = True
     #: Send PKCE (S256). Servers ignore parameters they do not know.
     pkce: ClassVar[bool] = True
     #: Send an OpenID Connect ``nonce`` and check it in the ``id_token``.
     nonce: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Normalize and check the declaration once, when the class is created.
+
+        Raises ``ValueError`` (at import: a definition error, not a run-time one) for
+        an unknown client authentication, body format or rotation, an extra parameter
+        the client sets itself, or an API header that could not be sent safely.
+        """
+        super().__init_subclass__(**kwargs)
+        legacy = cls.__dict__.get("rotates_refresh_tokens")
+        if isinstance(legacy, bool):
+            # The bool of v1: still accepted, read as "always" / "never".
+            warnings.warn(
+                f"{cls.__name__}.rotates_refresh_tokens is deprecated: declare "
+                'refresh_token_rotation = "always" | "sometimes" | "never".',
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            delattr(cls, "rotates_refresh_tokens")
+            if "refresh_token_rotation" not in cls.__dict__:
+                cls.refresh_token_rotation = "always" if legacy else "never"
+        auth = CLIENT_AUTH_ALIASES.get(cls.client_auth, cls.client_auth)
+        if auth not in CLIENT_AUTH_METHODS:
+            raise ValueError(f"{cls.__name__}.client_auth: unknown method {cls.client_auth!r}")
+        cls.client_auth = auth  # type: ignore[assignment]  # one of CLIENT_AUTH_METHODS
+        if cls.token_request_format not in ("form", "json"):
+            raise ValueError(f"{cls.__name__}.token_request_format must be 'form' or 'json'")
+        if cls.refresh_token_rotation not in ("always", "sometimes", "never"):
+            raise ValueError(
+                f"{cls.__name__}.refresh_token_rotation must be always/sometimes/never"
+            )
+        for attr in ("authorize_params", "token_params", "refresh_params"):
+            reserved = RESERVED_PARAMS.intersection(getattr(cls, attr))
+            if reserved:
+                raise ValueError(f"{cls.__name__}.{attr} may not set {sorted(reserved)}")
+        if not _HTTP_TOKEN.fullmatch(cls.api_auth_scheme):
+            raise ValueError(f"{cls.__name__}.api_auth_scheme is not an HTTP token")
+        for name, value in cls.api_headers.items():
+            if name.lower() == "authorization" or not _HTTP_TOKEN.fullmatch(name):
+                raise ValueError(f"{cls.__name__}.api_headers: {name!r} cannot be set")
+            if not isinstance(value, str) or not _HEADER_VALUE.fullmatch(value):
+                raise ValueError(f"{cls.__name__}.api_headers[{name!r}] is not a header value")
+        if not isinstance(cls.revocation, Revocation):
+            raise ValueError(f"{cls.__name__}.revocation must be a Revocation")
+
+    @property
+    def rotates_refresh_tokens(self) -> bool:
+        """Read-only, for compatibility: :attr:`refresh_token_rotation` is ``"always"``."""
+        return self.refresh_token_rotation == "always"
 
     # -- endpoints -------------------------------------------------------
     def endpoint_template(self, name: str) -> str:
@@ -111,14 +327,18 @@ class Provider:
                 f'The {self.name} provider has no {name}: set HELPDESK_OAUTH["PROVIDERS"]'
                 f'["{self.key}"]["{name}"].'
             )
+        if "{token}" in template and name not in TOKEN_IN_URL_ENDPOINTS:
+            # Tokens never travel in a URL we build, except where no other way exists.
+            raise ConfigurationError(f"The {self.name} {name} may not contain {{token}}.")
         if "{tenant}" in template:
             template = template.replace("{tenant}", self.validate_tenant(tenant))
         return template
 
     @property
     def supports_revoke(self) -> bool:
-        """Whether a revoke endpoint is known for this provider."""
-        return bool(self.endpoint_template("revoke_url"))
+        """Whether uninstall revokes: a :attr:`revocation` strategy other than ``"none"``
+        and a configured ``revoke_url``."""
+        return self.revocation.style != "none" and bool(self.endpoint_template("revoke_url"))
 
     # -- tenants ---------------------------------------------------------
     def tenant_from_query(self, query: Mapping[str, Any]) -> str | None:
@@ -154,7 +374,10 @@ class Provider:
 
     # -- scopes ----------------------------------------------------------
     def scopes(self, configured: str = "") -> list[str]:
-        """The scopes to request: the app's own, else the provider's defaults."""
+        """The scopes to request: the app's own, else the provider's defaults; none at
+        all for a provider without scopes (:attr:`scopes_supported` ``False``)."""
+        if not self.scopes_supported:
+            return []
         return configured.split() if configured.strip() else list(self.default_scopes)
 
     # -- token hooks -----------------------------------------------------
@@ -165,30 +388,44 @@ class Provider:
     def token_expiry(self, token: Mapping[str, Any], now: datetime) -> ExpiryInfo:
         """When the access token in ``token`` (the raw token response) expires.
 
-        Resolution order: ``expires_in`` > 0 → the access token's JWT ``exp`` →
-        :attr:`fallback_lifetime` (the provider's documented lifetime). When both of
-        the first two are usable the earlier wins. ``expires_in`` of 0 or missing is
-        *not* "never expires" (oauthlib reads it so). A figure is usable only if it
-        is a finite number (an int, a float, or a numeric string such as
-        ``"3600.0"``; never a bool) giving a lifetime in ``(0, MAX_TOKEN_LIFETIME]``
-        seconds: ``1e12``, a negative value or a JWT ``exp`` of ``1e20`` falls
-        through to the next source rather than raising (``OverflowError``) or
+        Resolution order (DESIGN.md): an absolute ``expires_at`` (epoch seconds; a
+        value above :data:`EPOCH_MILLISECONDS_ABOVE` is read as milliseconds) →
+        ``expires_in`` > 0 → the access token's JWT ``exp`` → :attr:`fallback_lifetime`
+        (the provider's documented lifetime) → "never" (``expires_at`` ``None``), only
+        when :attr:`access_tokens_expire` is ``False``. When the answer states more
+        than one of the first three, the **earliest** moment wins (the token is
+        refreshed before any statement says it dies); a tie goes to the source first
+        in that order. ``expires_in`` of 0 or missing is *not* "never expires"
+        (oauthlib reads it so). A figure is usable only if it is a finite number (an
+        int, a float, or a numeric string such as ``"3600.0"``; never a bool) giving
+        a lifetime in ``(0, MAX_TOKEN_LIFETIME]`` seconds from ``now``: ``1e12``, a
+        negative value, an ``expires_at`` in the past or a JWT ``exp`` of ``1e20``
+        falls through to the next source rather than raising (``OverflowError``) or
         postponing the refresh for centuries. Never raises for any input.
         """
         candidates: list[ExpiryInfo] = []
-        seconds = _lifetime(_number(token.get("expires_in")))
-        if seconds is not None:
-            candidates.append(ExpiryInfo(now + timedelta(seconds=seconds), "expires_in"))
+
+        def stated(seconds: float | None, source: Any) -> None:
+            if seconds is not None:
+                lifetime = timedelta(seconds=seconds)
+                candidates.append(ExpiryInfo(now + lifetime, source, lifetime))
+
+        at = _number(token.get("expires_at"))
+        if at is not None and at > EPOCH_MILLISECONDS_ABOVE:
+            at /= 1000
+        stated(_lifetime(at - now.timestamp()) if at is not None else None, "expires_at")
+        stated(_lifetime(_number(token.get("expires_in"))), "expires_in")
         access_token = token.get("access_token")
         claims = unverified_claims(access_token) if isinstance(access_token, str) else None
         exp = _number(claims.get("exp")) if claims else None
-        remaining = _lifetime(exp - now.timestamp()) if exp is not None else None
-        if remaining is not None:
-            candidates.append(ExpiryInfo(now + timedelta(seconds=remaining), "jwt_exp"))
-        if not candidates:
-            fallback = _lifetime(self.fallback_lifetime) or DEFAULT_FALLBACK_LIFETIME
-            return ExpiryInfo(now + timedelta(seconds=fallback), "fallback")
-        return min(candidates, key=lambda info: info.expires_at)
+        stated(_lifetime(exp - now.timestamp()) if exp is not None else None, "jwt_exp")
+        if candidates:
+            # min() keeps the first of equal moments: the order above breaks ties.
+            return min(candidates, key=lambda info: info.expires_at or now)
+        if not self.access_tokens_expire:
+            return ExpiryInfo(None, "never", None)
+        fallback = timedelta(seconds=_lifetime(self.fallback_lifetime) or DEFAULT_FALLBACK_LIFETIME)
+        return ExpiryInfo(now + fallback, "fallback", fallback)
 
     def check_id_token(
         self, token: Mapping[str, Any], *, nonce: str, client_id: str, scopes: list[str]
@@ -270,12 +507,31 @@ class Provider:
         return None
 
     def issuer(self, tenant: str) -> str:
-        """The authorization server's identifier for RFC 9207 ``iss`` checks.
+        """The authorization server's identifier for RFC 9207 ``iss`` checks, or ``""``
+        when it is not known (then ``iss`` is not checked).
 
-        The origin-and-path of the authorize endpoint minus ``/oauth/authorize``.
+        In order: the ``issuer`` set in ``HELPDESK_OAUTH["PROVIDERS"][key]``; else
+        :attr:`issuer_template`, except when settings moved ``authorize_url`` (a sandbox,
+        a proxy): the issuer then moves with it, keeping the path the declared templates
+        put between the two (Gorgias: ``/oauth/authorize``); ``""`` when the moved URL
+        does not end with that path. ``{tenant}`` is substituted (validated).
         """
-        url = self.endpoint("authorize_url", tenant)
-        return url.removesuffix("/").removesuffix("/oauth/authorize")
+        overrides = app_settings.provider_overrides(self.key)
+        template = overrides.get("issuer") or ""
+        if not template and self.issuer_template:
+            declared = self.endpoints.get("authorize_url", "")
+            moved = overrides.get("authorize_url")
+            if not moved or moved == declared:
+                template = self.issuer_template
+            elif declared.startswith(self.issuer_template):
+                tail = declared[len(self.issuer_template) :]
+                if tail and moved.endswith(tail):
+                    template = moved[: -len(tail)]
+        if not template:
+            return ""
+        if "{tenant}" in template:
+            template = template.replace("{tenant}", self.validate_tenant(tenant))
+        return template
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.key!r}>"

@@ -40,7 +40,7 @@ from ..token_response import TokenResponse
 from .creds import credentials, with_secret_fallback
 from .identity import confirm_tenant
 from .tokens import token_fields, unusable
-from .uninstall import queue_revocation, schedule_revocation, stored_refresh_token
+from .uninstall import queue_revocation, schedule_revocation, stored_token
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +95,8 @@ def begin_install(
     nonce = secrets.token_urlsafe(24) if provider.nonce else ""
     verifier = secrets.token_urlsafe(64) if provider.pkce else ""
     scopes = app.scope_list()
-    extra = dict(provider.extra_authorize_params(tenant))
+    # Static extras first; the computed hook may refine them for the tenant.
+    extra = {**provider.authorize_params, **provider.extra_authorize_params(tenant)}
     if nonce:
         extra["nonce"] = nonce
     if verifier:
@@ -204,7 +205,8 @@ def _fields_to_store(
         "refresh_token": raw.refresh_token,
         "token_type": raw.token_type,
         "scope": raw.scope,
-        "expires_at": now,
+        "expires_at": now,  # due now, whatever the provider's lifetime rule
+        "lifetime": None,
     }
     return fields, str(problem)[:255]
 
@@ -258,7 +260,9 @@ def complete_install(
     issuer = _single(query, "iss")
     auth_request = _claim_request(app, state, session)
     tenant = auth_request.tenant
-    if issuer is not None and issuer != provider.issuer(tenant):
+    # An unknown issuer ("": nothing declared or configured) cannot be compared.
+    expected_issuer = provider.issuer(tenant)
+    if issuer is not None and expected_issuer and issuer != expected_issuer:
         raise IssuerMismatch()
     if error is not None:
         # Only logged (cut): a long or repeated description must not hide the error code.
@@ -306,7 +310,9 @@ def complete_install(
         installation.last_error_at = timezone.now() if problem else None
         installation.refresh_failures = 0
         installation.save()
-        replaced = stored_refresh_token(installation)
+        # The token the provider's revocation takes (Gorgias: the refresh token).
+        strategy = provider.revocation
+        replaced = stored_token(installation, strategy.token)
         values = {
             **fields,
             "issued_at": timezone.now(),
@@ -320,10 +326,11 @@ def complete_install(
             defaults={**values, "refresh_count": F("refresh_count") + 1},
             create_defaults=values,
         )
-        if replaced != fields["refresh_token"]:
+        if replaced != fields[strategy.token] and not strategy.ends_installation:
             # The replaced grant would stay live at the provider: revoke it in the
             # background (not here: the user's callback doesn't wait on the provider).
-            pending = queue_revocation(app, tenant, replaced)
+            # Never with a call that uninstalls the app (Intercom): that ends the new grant.
+            pending = queue_revocation(app, tenant, replaced, kind=strategy.token)
             if pending is not None:
                 transaction.on_commit(lambda: schedule_revocation(pending))
     logger.info("Installed %s for tenant %r (installation %s).", app.slug, tenant, installation.pk)

@@ -35,9 +35,15 @@ from ..exceptions import (
     InvalidGrant,
     ProviderError,
 )
-from ..models import Installation, ProviderApp, Token
-from ..signals import installation_needs_reauth, token_refresh_failed, token_refreshed
-from ..token_response import TokenResponse
+from ..models import Installation, ProviderApp, Token, due_condition, is_due
+from ..providers import Provider
+from ..signals import (
+    installation_needs_reauth,
+    refresh_token_not_rotated,
+    token_refresh_failed,
+    token_refreshed,
+)
+from ..token_response import TokenResponse, usable_refresh_token
 from ..transport import LEASE_SAFETY
 from . import isolation
 from .creds import with_secret_fallback
@@ -128,18 +134,22 @@ def _snapshot(installation_id: int) -> _Snapshot | None:
 
 
 def _due_condition(now: datetime, version: int | None) -> Q:
-    """Which token rows need this refresh (the lease UPDATE's condition)."""
+    """Which token rows need this refresh (the lease UPDATE's condition).
+
+    A token that never expires (``expires_at`` NULL) matches neither: asking to refresh
+    it, even forced, is a no-op (:attr:`Outcome.FRESH`) that sends nothing.
+    """
     if version is not None:
         # Forced refresh of a token the caller saw rejected: only if nobody refreshed it since.
-        return Q(refresh_count=version)
-    return Q(expires_at__lte=now + timedelta(seconds=app_settings.REFRESH_MARGIN))
+        return Q(refresh_count=version, expires_at__isnull=False)
+    return due_condition(now)
 
 
 def _still_due(row: Mapping[str, Any], now: datetime, version: int | None) -> bool:
     """:func:`_due_condition` evaluated on a row already read."""
     if version is not None:
-        return bool(row["refresh_count"] == version)
-    return bool(row["expires_at"] <= now + timedelta(seconds=app_settings.REFRESH_MARGIN))
+        return bool(row["refresh_count"] == version and row["expires_at"] is not None)
+    return is_due(row["expires_at"], row["lifetime"], now)
 
 
 @sensitive_variables()
@@ -203,7 +213,7 @@ def _refresh_when_due(
         # Not taken: not due, no token, or another worker holds the lease.
         row = (
             Token.objects.filter(installation_id=installation_id)
-            .values("refresh_count", "expires_at")
+            .values("refresh_count", "expires_at", "lifetime")
             .first()
         )
         if row is None:
@@ -240,7 +250,8 @@ def _refresh_holding_lease(installation_id: int, owner: str, call_deadline: floa
     token, installation, app = snap.token, snap.installation, snap.app
     if installation.status != Installation.Status.ACTIVE or not token.refresh_token:
         _release(installation_id, owner)
-        if installation.status == Installation.Status.ACTIVE and token.expires_at <= timezone.now():
+        expired = token.expires_at is not None and token.expires_at <= timezone.now()
+        if installation.status == Installation.Status.ACTIVE and expired:
             _expired_without_refresh_token(installation)
         return Outcome.SKIPPED
     version = token.refresh_count
@@ -261,14 +272,16 @@ def _refresh_holding_lease(installation_id: int, owner: str, call_deadline: floa
         # The lease is released by _refresh_with_lease as this propagates.
         raise _keep_what_is_usable(snap, raw, version)
     now = timezone.now()
-    if app.provider_spec.rotates_refresh_tokens and not raw.refresh_token:
-        # Blank, a placeholder, a number, or none: never stored over ours (which the
-        # provider has probably spent); the next refresh will tell.
+    not_rotated = _not_rotated(app.provider_spec, raw, token.refresh_token)
+    if not_rotated:
+        # Blank, a placeholder, a number, none, or ours again: never stored over ours
+        # (which the provider has probably spent); the next refresh will tell.
         logger.warning(
-            "Refresh of installation %s: %s rotates refresh tokens but its answer has no "
-            "usable one; the previous one is kept.",
+            "Refresh of installation %s: %s always rotates refresh tokens but its answer "
+            "has %s; the previous one is kept.",
             installation.pk,
             app.provider_spec.name,
+            "no usable one" if not_rotated == "missing" else "the same one",
         )
     fields = token_fields(
         app.provider_spec, raw, now=now, previous_refresh_token=token.refresh_token
@@ -299,7 +312,20 @@ def _refresh_holding_lease(installation_id: int, owner: str, call_deadline: floa
         "Refreshed the token of installation %s (%r).", installation.pk, installation.tenant
     )
     token_refreshed.send(Installation, installation=installation)
+    if not_rotated:
+        refresh_token_not_rotated.send(Installation, installation=installation, reason=not_rotated)
     return Outcome.REFRESHED
+
+
+def _not_rotated(provider: Provider, raw: TokenResponse, sent: str) -> str:
+    """``"missing"`` / ``"unchanged"`` when a provider declared ``"always"`` rotating
+    answered without a new refresh token; ``""`` otherwise (and for ``"sometimes"`` /
+    ``"never"``, where keeping the old one is normal)."""
+    if provider.refresh_token_rotation != "always":
+        return ""
+    if not usable_refresh_token(raw.refresh_token):
+        return "missing"
+    return "unchanged" if raw.refresh_token == sent else ""
 
 
 def _keep_what_is_usable(

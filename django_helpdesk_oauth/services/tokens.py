@@ -34,7 +34,8 @@ def token_fields(
     raw JSON object, parsed here). An answer without a usable ``refresh_token``
     keeps ``previous_refresh_token`` (Gorgias never rotates); one with a new
     refresh token replaces it (Kustomer). Keys: ``access_token``,
-    ``refresh_token``, ``token_type``, ``scope``, ``expires_at``.
+    ``refresh_token``, ``token_type``, ``scope``, ``expires_at`` (``None``: never
+    expires), ``lifetime`` (a ``timedelta``; ``None`` for a token that never expires).
 
     Raises :class:`UnusableTokenResponse` (naming no token) when the access token
     cannot be used; then store :func:`salvage_fields` instead.
@@ -49,6 +50,8 @@ def token_fields(
         "token_type": parsed.token_type,
         "scope": parsed.scope,
         "expires_at": parsed.expiry.expires_at,
+        # The granted lifetime (None: never expires) caps the refresh margin (Token.is_due).
+        "lifetime": parsed.expiry.lifetime,
     }
 
 

@@ -69,8 +69,10 @@ def test_json(run, two):
     assert set(rows[0]) == {
         "id", "app", "provider", "tenant", "status", "installed_at", "expires_at",
         "expires_in_seconds", "last_refreshed_at", "refresh_failures", "last_error",
-        "last_error_at",
+        "last_error_at", "never_expires", "due",
     }  # fmt: skip
+    assert rows[0]["never_expires"] is False and rows[0]["due"] is False
+    assert rows[1]["due"] is True
 
 
 @pytest.mark.django_db(transaction=True)

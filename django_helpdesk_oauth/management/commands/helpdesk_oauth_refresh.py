@@ -3,7 +3,9 @@
 Select installations with exactly one of ``--all``, ``--installation ID`` or
 ``--app SLUG``. Without ``--due-only`` each selected active installation is
 refreshed once even if its token is not due (unless another worker refreshes
-it meanwhile); with it, only tokens the beat task would refresh are. Works in
+it meanwhile); with it, only tokens the beat task would refresh are
+(:meth:`~django_helpdesk_oauth.models.TokenQuerySet.due`). A token that never
+expires is skipped either way. Works in
 keyset batches, so memory stays flat. Exits non-zero if any refresh failed.
 """
 
@@ -18,6 +20,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Q
 
 from ...exceptions import ConfigurationError, HelpdeskOAuthError
+from ...humanize import NEVER_EXPIRES
 from ...models import Installation
 from ...services import RefreshFailed, RefreshRetryLater, refresh_installation
 from ...tasks import due_installation_ids
@@ -32,7 +35,7 @@ class Command(BaseCommand):
     verbosity = 1
     help = (
         "Refresh the access tokens of --all installations, one --installation ID, or those of "
-        "one --app SLUG, now (--due-only: only those due within REFRESH_MARGIN). "
+        "one --app SLUG, now (--due-only: only those the beat task would refresh). "
         "--dry-run lists them and changes nothing."
     )
 
@@ -44,7 +47,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--due-only",
             action="store_true",
-            help="Only tokens expiring within REFRESH_MARGIN (what the beat task refreshes).",
+            help="Only due tokens: within REFRESH_MARGIN of their expiry, capped at half "
+            "their lifetime (what the beat task refreshes).",
         )
         parser.add_argument(
             "--dry-run", action="store_true", help="List what would be refreshed; change nothing."
@@ -122,11 +126,13 @@ class Command(BaseCommand):
         """Refresh (or list) one installation; returns the outcome's name."""
         label = f"installation {row['pk']} ({row['app__slug']} @ {row['tenant']})"
         version = row["token__refresh_count"]
-        if row["status"] != Installation.Status.ACTIVE or version is None:
+        never = version is not None and row["token__expires_at"] is None
+        if row["status"] != Installation.Status.ACTIVE or version is None or never:
+            # A token that never expires is never refreshed, even forced (DESIGN.md).
             if self.verbosity >= 2:
                 bar.clear()
-                reason = row["status"] if version is not None else "no token"
-                self.stdout.write(f"{label}: skipped ({reason})")
+                reason = "no token" if version is None else row["status"]
+                self.stdout.write(f"{label}: skipped ({NEVER_EXPIRES if never else reason})")
             return "skipped"
         if dry_run:
             bar.clear()

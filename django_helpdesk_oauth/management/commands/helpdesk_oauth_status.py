@@ -1,8 +1,10 @@
 """``helpdesk_oauth_status``: one line per installation; never a token.
 
-Columns: id, app, tenant, status, when the access token expires, the last
-refresh, failed refreshes since the last success, and the last error.
-``--json`` prints the same as a JSON list for scripts.
+Columns: id, app, tenant, status, when the access token expires ("never expires"
+for a token whose ``expires_at`` is empty), the last refresh, failed refreshes since
+the last success, and the last error. ``--json`` prints the same as a JSON list for
+scripts (``expires_at`` null and ``never_expires`` true for such a token; ``due``
+says whether the sweep would refresh it now).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from ...models import Installation
+from ...humanize import NEVER_EXPIRES
+from ...models import Installation, is_due
 from ...timeutil import to_epoch
 from ..formatting import ago, expires_in, table, truncate
 from ..inputs import get_app
@@ -33,6 +36,8 @@ FIELDS = (
     "last_error_at",
     "token__expires_at",
     "token__last_refreshed_at",
+    "token__lifetime",
+    "token__pk",
 )
 
 
@@ -69,13 +74,15 @@ class Command(BaseCommand):
             self.stdout.write(line)
 
     def _as_cells(self, row: dict[str, Any], now: datetime) -> list[str]:
-        has_token = row["token__expires_at"] is not None
+        has_token = row["token__pk"] is not None
+        expires_at = row["token__expires_at"]
         return [
             str(row["pk"]),
             row["app__slug"],
             row["tenant"],
             row["status"],
-            expires_in(row["token__expires_at"], now),
+            # expires_at NULL with a token: it never expires (never refreshed).
+            NEVER_EXPIRES if has_token and expires_at is None else expires_in(expires_at, now),
             ago(row["token__last_refreshed_at"], now) if has_token else "-",
             str(row["refresh_failures"]),
             truncate(" ".join(row["last_error"].split()), 60) or "-",
@@ -92,6 +99,10 @@ class Command(BaseCommand):
             "installed_at": _iso(row["installed_at"]),
             "expires_at": _iso(expires_at),
             "expires_in_seconds": int((expires_at - now).total_seconds()) if expires_at else None,
+            # Tell "no token" (null) from "a token that never expires" (true).
+            "never_expires": None if row["token__pk"] is None else expires_at is None,
+            # Token.is_due, the sweep's own predicate (false for a never-expiring token).
+            "due": is_due(expires_at, row["token__lifetime"], now),
             "last_refreshed_at": _iso(row["token__last_refreshed_at"]),
             "refresh_failures": row["refresh_failures"],
             "last_error": row["last_error"],
