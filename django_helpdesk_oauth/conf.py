@@ -37,7 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "UNINSTALL_PERMISSION": "django_helpdesk_oauth.views.can_uninstall",
     # Seconds the previous client secret stays usable after a rotation.
     "SECRET_GRACE_PERIOD": 86400,
-    # Seconds an api_session() reuses a token it read (outside REFRESH_MARGIN)
+    # Seconds an api_session() reuses a token it read (while not due)
     # before reading it again; 0 reads it on every request.
     "SESSION_TOKEN_TTL": 5,
     # Seconds a refresh lease is held before another worker may take it over.
