@@ -13,6 +13,7 @@ import json
 import logging
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl, quote
 
 import requests
 from django.utils import timezone
@@ -23,7 +24,7 @@ from requests_oauthlib import OAuth2Session
 from . import transport
 from .exceptions import ConfigurationError, InvalidClient, InvalidGrant, ProviderError
 from .providers.base import Provider
-from .token_response import TokenResponse, decode_body, parse_token_response
+from .token_response import TokenResponse, decode_body, header_safe, parse_token_response
 
 # Defined in transport (which must not import this module); still importable from here.
 from .transport import LOOPBACK_HOSTS as LOOPBACK_HOSTS
@@ -106,8 +107,9 @@ def _network_error(provider: Provider, what: str, exc: Exception) -> ProviderErr
 
 
 def _auth_kwargs(creds: Credentials) -> dict[str, Any]:
-    """The client authentication for a token request: Basic, or the secret in the body."""
-    if creds.provider.client_auth == "basic":
+    """The client authentication for a token request (RFC 7591 names, normalized by the
+    provider class): ``client_secret_basic``, or ``client_secret_post`` (in the body)."""
+    if creds.provider.client_auth == "client_secret_basic":
         return {"auth": requests.auth.HTTPBasicAuth(creds.client_id, creds.client_secret)}
     return {"body": {"client_id": creds.client_id, "client_secret": creds.client_secret}}
 
@@ -124,7 +126,7 @@ def authorization_url(
     """The provider's authorize URL with every parameter of the request."""
     url = require_secure(creds.provider.endpoint("authorize_url", creds.tenant))
     # Joined with the provider's declared separator (Zoho: a comma); none: no scope at all.
-    scope = creds.provider.scope_delimiter.join(scopes)
+    scope = creds.provider.scope_delimiter.join(scopes if creds.provider.scopes_supported else [])
     session = OAuth2Session(client_id=creds.client_id, redirect_uri=redirect_uri, scope=scope)
     try:
         full_url, _state = session.authorization_url(url, state=state, **extra)
@@ -146,6 +148,21 @@ _TOKEN_HEADERS = {
 }
 
 
+@sensitive_variables()
+def _encode(provider: Provider, body: str) -> tuple[bytes, dict[str, str]]:
+    """The token request's bytes and headers in the provider's declared format: the
+    form oauthlib built as is, or (``token_request_format = "json"``) the same fields
+    as one JSON object."""
+    if provider.token_request_format == "json":
+        fields = dict(parse_qsl(body, keep_blank_values=True))
+        return json.dumps(fields).encode("utf-8"), _JSON_TOKEN_HEADERS
+    return body.encode("utf-8"), _TOKEN_HEADERS
+
+
+#: Headers of a JSON token request.
+_JSON_TOKEN_HEADERS = {"Accept": "application/json", "Content-Type": "application/json"}
+
+
 def _call(
     creds: Credentials, what: str, body: str, auth: Any, deadline: float | None
 ) -> TokenResponse:
@@ -158,14 +175,15 @@ def _call(
     token from it.
     """
     url = require_secure(creds.provider.endpoint("token_url", creds.tenant))
+    data, headers = _encode(creds.provider, body)
     response = transport.request(
         "POST",
         url,
         provider=creds.provider,
         what=what,
         deadline=deadline,
-        data=body.encode("utf-8"),
-        headers=_TOKEN_HEADERS,
+        data=data,
+        headers=headers,
         auth=auth,
     )
     status = response.status_code
@@ -210,6 +228,7 @@ def exchange_code(
         include_client_id="body" in auth,
         code_verifier=code_verifier or None,
         **({"client_secret": creds.client_secret} if "body" in auth else {}),
+        **creds.provider.token_params,
     )
     return _call(creds, "token exchange", body, auth.get("auth"), deadline)
 
@@ -223,8 +242,9 @@ def refresh(
     Same errors and ``deadline`` as :func:`exchange_code`.
     """
     auth = _auth_kwargs(creds)
+    # No scope: oauthlib adds none (the grant keeps its scopes, RFC 6749 §6).
     body = WebApplicationClient(creds.client_id).prepare_refresh_body(
-        refresh_token=refresh_token, **auth.get("body", {})
+        refresh_token=refresh_token, **auth.get("body", {}), **creds.provider.refresh_params
     )
     return _call(creds, "token refresh", body, auth.get("auth"), deadline)
 
@@ -236,25 +256,74 @@ def revoke(
     token: str,
     token_type_hint: str = "refresh_token",  # noqa: S107  (a hint name, not a password)
 ) -> None:
-    """Revoke ``token`` (RFC 7009). Any 2xx means done; anything else raises.
+    """Revoke ``token`` the provider's declared way (:attr:`.Provider.revocation`).
 
-    RFC 7009 §2.2 says 200, but servers answer 204 (no body) or 202 too: each says
-    the request was accepted, and sending the token again could not do better.
-    A 3xx is not followed (the token and the client secret go to the configured
-    endpoint only) and is transient (:class:`ProviderError` with ``status=None``,
-    retried with backoff, like a moved token endpoint); a 4xx other than 429 is
-    permanent, a 5xx/429/network error transient.
+    ``token_type_hint`` says which token ``token`` is (``"refresh_token"`` or
+    ``"access_token"``; RFC 7009's hint, sent as such by that style). Any 2xx means
+    done; anything else raises. RFC 7009 §2.2 says 200, but servers answer 204 (no
+    body) or 202 too: each says the request was accepted, and sending the token
+    again could not do better. A 3xx is not followed (the token and the client
+    secret go to the configured endpoint only) and is transient
+    (:class:`ProviderError` with ``status=None``, retried with backoff, like a moved
+    token endpoint); a 4xx other than 429 is permanent (also a 401 to a bearer
+    revocation: the token is dead already), a 5xx/429/network error transient.
+
+    Raises :class:`ConfigurationError` when the provider has no revocation, and a
+    permanent :class:`ProviderError` when ``token`` is not the kind its strategy
+    takes (a revocation queued before the strategy changed: retrying cannot help).
+    A ``{token}`` URL appears in no message and no log of ours.
     """
-    url = require_secure(creds.provider.endpoint("revoke_url", creds.tenant))
-    data = {"token": token, "token_type_hint": token_type_hint}
+    provider = creds.provider
+    strategy = provider.revocation
+    if strategy.style == "none":
+        raise ConfigurationError(f"The {provider.name} provider has no revocation.")
+    if token_type_hint != strategy.token:
+        raise ProviderError(
+            f"{provider.name} revoke: a {token_type_hint} was queued but the provider "
+            f"revokes with the {strategy.token}; abandoned.",
+            provider=provider.key,
+            error="token_kind_mismatch",
+            status=400,
+        )
+    url = require_secure(provider.endpoint("revoke_url", creds.tenant))
+    data: dict[str, str] | None = None
+    headers: dict[str, str] = {}
     auth = None
-    if creds.provider.client_auth == "basic":
-        auth = requests.auth.HTTPBasicAuth(creds.client_id, creds.client_secret)
-    else:
-        data.update(client_id=creds.client_id, client_secret=creds.client_secret)
+    if strategy.style != "rfc7009":
+        headers["Accept"] = "application/json"
+    if strategy.style == "rfc7009":
+        data = {"token": token, "token_type_hint": token_type_hint}
+        if provider.client_auth == "client_secret_basic":
+            auth = requests.auth.HTTPBasicAuth(creds.client_id, creds.client_secret)
+        else:
+            data.update(client_id=creds.client_id, client_secret=creds.client_secret)
+    elif strategy.style == "bearer":
+        if not header_safe(token):
+            raise ProviderError(
+                f"{provider.name} revoke: the stored access token cannot be sent in a "
+                "header; abandoned.",
+                provider=provider.key,
+                error="unusable_token",
+                status=400,
+            )
+        headers["Authorization"] = f"{provider.api_auth_scheme} {token}"
+    else:  # token_in_url (HubSpot v1): the only case where a token is in a URL we build
+        if "{token}" not in url:
+            raise ConfigurationError(
+                f"The {provider.name} revoke_url has no {{token}} for its token-in-URL revocation."
+            )
+        url = url.replace("{token}", quote(token, safe=""))
     # Deadline, no redirects and the 1 MiB body bound come from the transport.
+    # transport.request puts no URL in its messages; urllib3's debug lines are dropped
+    # (logredact), so a {token} URL is never logged.
     response = transport.request(
-        "POST", url, provider=creds.provider, what="revoke", data=data, auth=auth
+        strategy.method,
+        url,
+        provider=provider,
+        what="revoke",
+        data=data,
+        headers=headers,
+        auth=auth,
     )
     status = response.status_code
     if 200 <= status < 300:

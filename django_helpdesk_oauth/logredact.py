@@ -21,6 +21,8 @@ NOISY_LOGGERS = (
     "oauthlib",
     "oauthlib.oauth2.rfc6749.parameters",
     "oauthlib.oauth2.rfc6749.clients.base",
+    # Its debug lines quote each request's path: a revoke URL may hold a token (HubSpot v1).
+    "urllib3.connectionpool",
 )
 
 

@@ -340,7 +340,8 @@ def is_due(
 
 
 class PendingRevocation(models.Model):
-    """A refresh token still to be revoked at the provider after an uninstall.
+    """A token (``token_kind``: refresh or access) still to be revoked at the provider
+    after an uninstall.
 
     The uninstall completes for the user at once; a transient revoke failure
     leaves this row (token encrypted) for the background retry.
@@ -350,7 +351,15 @@ class PendingRevocation(models.Model):
         ProviderApp, on_delete=models.CASCADE, related_name="+", verbose_name=_("app")
     )
     tenant = models.CharField(_("tenant"), max_length=63)
-    token = EncryptedTextField(_("token"), help_text=_("The refresh token to revoke; encrypted."))
+    token = EncryptedTextField(_("token"), help_text=_("The token to revoke; encrypted."))
+    #: Which token ``token`` is: the one the provider's revocation strategy takes.
+    token_kind = models.CharField(
+        _("token kind"),
+        max_length=13,
+        choices=[("refresh_token", _("refresh token")), ("access_token", _("access token"))],
+        default="refresh_token",
+        help_text=_("Which token is to be revoked (the provider's revocation strategy)."),
+    )
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     next_attempt_at = models.DateTimeField(
         _("next attempt at"), default=timezone.now, db_index=True

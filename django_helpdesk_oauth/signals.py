@@ -15,3 +15,7 @@ installation_needs_reauth = Signal()
 installation_uninstalled = Signal()
 #: A provider app's client secret changed. kwargs: ``app``.
 client_secret_rotated = Signal()
+#: A provider declared ``refresh_token_rotation = "always"`` answered a refresh without a
+#: new refresh token (the previous one was kept). kwargs: ``installation``, ``reason``
+#: (``"missing"``: none or unusable; ``"unchanged"``: the one we sent).
+refresh_token_not_rotated = Signal()

@@ -47,14 +47,18 @@ class KustomerProvider(Provider):
         "api_base_url": "https://{tenant}.api.kustomerapp.com/v1/",
         "apps_api_url": "https://api.kustomerapp.com",
     }
-    client_auth = "body"
+    client_auth = "client_secret_post"
     default_scopes = ("org.permission.customer", "org.permission.conversation", "offline_access")
     tenant_params = ("org",)
     tenant_label = "Kustomer organization name"
     tenant_hint = "The name in your Kustomer address: https://<name>.kustomerapp.com"
     # The docs ask for the org name before the flow starts.
     ask_for_tenant = True
-    rotates_refresh_tokens = True
+    # Each refresh answer carries a new refresh token and spends the old one.
+    refresh_token_rotation = "always"
+    # The per-org authorize host (the default endpoints); with GLOBAL_ENDPOINTS set,
+    # Provider.issuer() follows the moved authorize URL (api.apps.kustomerapp.com).
+    issuer_template = "https://{tenant}.kustomerapp.com"
     fallback_lifetime = 86400
     pkce = True
     nonce = False

@@ -22,6 +22,7 @@ from .. import client
 from ..exceptions import HelpdeskOAuthError, ProviderError
 from ..fields import Unreadable
 from ..models import Installation, PendingRevocation, ProviderApp, Token
+from ..providers.base import TokenKind
 from ..signals import installation_uninstalled
 from .creds import with_secret_fallback
 
@@ -57,20 +58,22 @@ def uninstall(installation: Installation, *, revoke: bool = True) -> UninstallRe
             return UninstallResult(locked, already=True)
         token = getattr(locked, "token", None)
         revoke = revoke and locked.app.provider_spec.supports_revoke
+        # The token the provider's revocation takes (Gorgias: refresh; Zendesk: access).
+        kind = locked.app.provider_spec.revocation.token
         # Read only when it is to be revoked. One no key decrypts raises DecryptionError
         # here, before anything changed (restore the key, or uninstall with revoke=False).
-        refresh_token = token.refresh_token if token is not None and revoke else ""
+        to_revoke = getattr(token, kind) if token is not None and revoke else ""
         if token is not None:
             token.delete()  # erases both tokens
         locked.status = Installation.Status.UNINSTALLED
         locked.uninstalled_at = timezone.now()
         locked.save(update_fields=["status", "uninstalled_at", "updated_at"])
         pending = None
-        if revoke and refresh_token:
+        if revoke and to_revoke:
             # Stored first, in the same transaction: if revoking below fails or the
             # process dies, the background retry still has what it needs.
             pending = PendingRevocation.objects.create(
-                app=locked.app, tenant=locked.tenant, token=refresh_token
+                app=locked.app, tenant=locked.tenant, token=to_revoke, token_kind=kind
             )
     revoked = attempt_revocation(pending) if pending is not None else False
     if pending is not None and pending.pk is not None:
@@ -119,7 +122,11 @@ def attempt_revocation(pending: PendingRevocation) -> bool:
     """
     try:
         with_secret_fallback(
-            pending.app, pending.tenant, lambda creds: client.revoke(creds, token=pending.token)
+            pending.app,
+            pending.tenant,
+            lambda creds: client.revoke(
+                creds, token=pending.token, token_type_hint=pending.token_kind
+            ),
         )
     except Exception as exc:
         # The uninstall that queued this has committed: whatever went wrong is one
@@ -180,34 +187,41 @@ def _describe(exc: BaseException) -> str:
 
 
 @sensitive_variables()
-def queue_revocation(app: ProviderApp, tenant: str, refresh_token: str) -> PendingRevocation | None:
-    """Store ``refresh_token`` for revocation at the provider; ``None`` when there is
-    nothing to do (no token, or the provider has no revocation).
+def queue_revocation(
+    app: ProviderApp, tenant: str, token: str, *, kind: TokenKind = "refresh_token"
+) -> PendingRevocation | None:
+    """Store ``token`` (a ``kind``: ``"refresh_token"`` or ``"access_token"``) for
+    revocation at the provider; ``None`` when there is nothing to do (no token, or the
+    provider has no revocation).
 
     Call it inside the transaction that drops the token locally, so the two stand
     or fall together; then :func:`revoke_or_retry` (now) or :func:`schedule_revocation`
     (background) after the commit.
     """
-    if not refresh_token or not app.provider_spec.supports_revoke:
+    if not token or not app.provider_spec.supports_revoke:
         return None
-    return PendingRevocation.objects.create(app=app, tenant=tenant, token=refresh_token)
+    return PendingRevocation.objects.create(app=app, tenant=tenant, token=token, token_kind=kind)
 
 
 @sensitive_variables()
-def stored_refresh_token(installation: Installation) -> str:
-    """The installation's stored refresh token; ``""`` if none or unreadable (a wrong
-    encryption key: nothing we could revoke with)."""
-    value = (
-        Token.objects.filter(installation=installation)
-        .values_list("refresh_token", flat=True)
-        .first()
-    )
+def stored_token(installation: Installation, kind: TokenKind = "refresh_token") -> str:
+    """The installation's stored ``kind`` token (``"refresh_token"`` or
+    ``"access_token"``); ``""`` if none or unreadable (a wrong encryption key: nothing
+    we could revoke with)."""
+    value = Token.objects.filter(installation=installation).values_list(kind, flat=True).first()
     if isinstance(value, Unreadable):  # what a value no configured key opens loads as
         logger.warning(
-            "Installation %s: stored refresh token unreadable; not revoked.", installation.pk
+            "Installation %s: stored %s unreadable; not revoked.",
+            installation.pk,
+            kind.replace("_", " "),
         )
         return ""
     return value or ""
+
+
+def stored_refresh_token(installation: Installation) -> str:
+    """The stored refresh token (:func:`stored_token`); kept for callers of v1."""
+    return stored_token(installation, "refresh_token")
 
 
 def revoke_or_retry(pending: PendingRevocation) -> bool:
@@ -231,7 +245,8 @@ def delete_installation(installation: Installation) -> PendingRevocation | None:
         locked = (
             Installation.objects.select_for_update().select_related("app").get(pk=installation.pk)
         )
-        pending = queue_revocation(locked.app, locked.tenant, stored_refresh_token(locked))
+        kind = locked.app.provider_spec.revocation.token
+        pending = queue_revocation(locked.app, locked.tenant, stored_token(locked, kind), kind=kind)
         locked.delete()
         if pending is not None:
             transaction.on_commit(lambda: revoke_or_retry(pending))

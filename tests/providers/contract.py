@@ -52,7 +52,9 @@ class ProviderContract:
     # -- the definition ---------------------------------------------------------
     def test_registered_with_a_complete_definition(self):
         provider = get_provider(self.provider_key)
-        assert provider.client_auth == self.client_auth
+        # The provider class normalizes the old names to RFC 7591's; the sandbox logs the old.
+        rfc7591 = {"basic": "client_secret_basic", "body": "client_secret_post"}
+        assert provider.client_auth == rfc7591[self.client_auth]
         assert provider.rotates_refresh_tokens is self.rotates_refresh_tokens
         assert provider.default_scopes
         assert provider.fallback_lifetime > 0
