@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from .state import GORGIAS, KUSTOMER, state
+from .identities import user_for
 
 CREATED = "2024-03-01T09:00:00+00:00"
 UPDATED = "2024-03-02T10:30:00+00:00"
@@ -41,7 +41,7 @@ def kustomer_id(*parts: object) -> str:
 
 def gorgias_users(tenant: str) -> list[dict[str, Any]]:
     """The account's users: the admin who installed the app (``users/0``), then an agent."""
-    admin = state.user_for(GORGIAS, tenant)
+    admin = user_for("gorgias", tenant, "int")
     users = [
         (admin["id"], "Sandbox", "Admin", admin["email"], "admin"),
         (GORGIAS_AGENT_ID, "Sam", "Agent", f"sam@{tenant}.example.com", "agent"),
@@ -185,7 +185,7 @@ def kustomer_current_user(tenant: str) -> dict[str, Any]:
     The org is at ``data.relationships.org.data.id``; the org resource's ``name``
     is the subdomain (what the package's tenant confirmation reads).
     """
-    user = state.user_for(KUSTOMER, tenant)
+    user = user_for("kustomer", tenant)
     org_id = hashlib.sha256(f"org:{tenant}".encode()).hexdigest()[:24]
     attributes = {"name": user["name"], "email": user["email"], "org": tenant}
     relationships = {"org": {"data": {"type": "org", "id": org_id}}}

@@ -31,12 +31,3 @@ def bearer_token(request: HttpRequest) -> str | None:
     """The token of an ``Authorization: Bearer`` header, or ``None``."""
     scheme, credentials = authorization_header(request)
     return (credentials or None) if scheme == "bearer" else None
-
-
-def client_auth_kind(request: HttpRequest) -> str:
-    """How the client tried to authenticate: ``basic``, ``body``, ``both`` or ``none``."""
-    basic = authorization_header(request)[0] == "basic"
-    body = "client_secret" in request.POST
-    return {(True, True): "both", (True, False): "basic", (False, True): "body"}.get(
-        (basic, body), "none"
-    )

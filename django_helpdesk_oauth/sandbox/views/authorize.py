@@ -16,11 +16,12 @@ from django.core import signing
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_http_methods
 
-from ..endpoints import issuer
+from .. import profiles
+from ..endpoints import issuer_of
 from ..grants import normalise_scope
-from ..state import GORGIAS, KUSTOMER, SandboxClient, state
+from ..profile import Profile
+from ..state import SandboxClient, state
 from .common import base_url
 
 SIGNING_SALT = "helpdesk_oauth_sandbox.consent"
@@ -29,7 +30,6 @@ TENANT_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 # RFC 7636 §4.2: an S256 challenge is 43 base64url characters.
 CODE_CHALLENGE_RE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 MAX_PARAM_LENGTH = 2048
-PROVIDER_NAMES = {GORGIAS: "Gorgias", KUSTOMER: "Kustomer"}
 
 
 def valid_redirect_uri(client: SandboxClient, uri: str | None) -> bool:
@@ -62,7 +62,10 @@ def redirect_with(uri: str, params: dict[str, str | None]) -> HttpResponseRedire
 
 
 def _issuer(request: HttpRequest, provider: str, tenant: str | None, endpoint_set: str) -> str:
-    return issuer(base_url(request), provider, tenant, kustomer=endpoint_set)
+    profile = profiles.get(provider)
+    if profile is None:  # unregistered while a consent page was open
+        return ""
+    return issuer_of(base_url(request), profile, endpoint_set, tenant)
 
 
 def _back_to_client(
@@ -96,7 +99,7 @@ def _consent_page(
     status: int = 200,
 ) -> HttpResponse:
     context = {
-        "provider": PROVIDER_NAMES[payload["provider"]],
+        "provider": getattr(profiles.get(payload["provider"]), "title", payload["provider"]),
         "app_title": client.title,
         "tenant": payload["tenant"],
         "ask_org": payload["tenant"] is None,
@@ -114,8 +117,9 @@ def _private_app_elsewhere(client: SandboxClient, org: str) -> bool:
 
 
 def _show_consent(
-    request: HttpRequest, provider: str, tenant: str | None, endpoint_set: str
+    request: HttpRequest, profile: Profile, tenant: str | None, endpoint_set: str
 ) -> HttpResponse:
+    provider = profile.key
     params = request.GET
     if any(len(v) > MAX_PARAM_LENGTH for v in params.values()):
         return _error_page(request, "A parameter is too long.")
@@ -131,7 +135,7 @@ def _show_consent(
         "endpoint_set": endpoint_set,
         "client_id": client.client_id,
         "redirect_uri": redirect_uri,
-        "scope": normalise_scope(params.get("scope")),
+        "scope": normalise_scope(params.get("scope"), profile),
         "state": params.get("state"),
         "nonce": params.get("nonce"),
         "code_challenge": None,
@@ -145,11 +149,11 @@ def _show_consent(
             error="unsupported_response_type",
             error_description="response_type must be code",
         )
-    if provider == KUSTOMER:
-        # Gorgias has no PKCE yet: its challenge is ignored like any unknown parameter.
+    if profile.pkce.mode != "ignored":
+        # A provider without PKCE ignores the challenge like any unknown parameter.
         challenge = params.get("code_challenge")
         method = params.get("code_challenge_method")
-        if challenge is not None or method is not None:
+        if challenge is not None or method is not None or profile.pkce.mode == "required":
             if method != "S256" or not challenge or not CODE_CHALLENGE_RE.match(challenge):
                 return _back_to_client(
                     request,
@@ -166,8 +170,9 @@ def _show_consent(
 
 
 def _decide(
-    request: HttpRequest, provider: str, tenant: str | None, endpoint_set: str
+    request: HttpRequest, profile: Profile, tenant: str | None, endpoint_set: str
 ) -> HttpResponse:
+    provider = profile.key
     try:
         payload = signing.loads(
             request.POST.get("authorization_request", ""),
@@ -194,7 +199,8 @@ def _decide(
         return _error_page(request, "Choose Allow or Deny.")
     org = tenant
     if org is None:
-        # Kustomer's global endpoint: the organization is whatever the user typed.
+        # A global endpoint (Kustomer's seed, a workspace picker): the organization
+        # is whatever the user typed.
         org = request.POST.get("org", "").strip().lower()
         if not TENANT_RE.match(org):
             return _consent_page(
@@ -223,30 +229,12 @@ def _decide(
     return _back_to_client(request, payload, tenant, code=code.code)
 
 
-def _authorize(
-    request: HttpRequest, provider: str, tenant: str | None, endpoint_set: str
+@never_cache
+def authorize(
+    request: HttpRequest, profile: Profile, auth_server: str, tenant: str | None = None
 ) -> HttpResponse:
+    """The consent page (GET) and the user's decision (POST) of ``profile``'s endpoint set
+    ``auth_server``; ``tenant`` from the path, or ``None`` on a global host (the page asks)."""
     if request.method == "POST":
-        return _decide(request, provider, tenant, endpoint_set)
-    return _show_consent(request, provider, tenant, endpoint_set)
-
-
-@never_cache
-@require_http_methods(["GET", "HEAD", "POST"])
-def gorgias_authorize(request: HttpRequest, tenant: str) -> HttpResponse:
-    """``gorgias/<tenant>/oauth/authorize``: the account's consent page."""
-    return _authorize(request, GORGIAS, tenant, "seed")
-
-
-@never_cache
-@require_http_methods(["GET", "HEAD", "POST"])
-def kustomer_authorize(request: HttpRequest) -> HttpResponse:
-    """``kustomer/oauth/authorize``: the seed's global consent page, which asks for the org."""
-    return _authorize(request, KUSTOMER, None, "seed")
-
-
-@never_cache
-@require_http_methods(["GET", "HEAD", "POST"])
-def kustomer_org_authorize(request: HttpRequest, tenant: str) -> HttpResponse:
-    """``kustomer/<tenant>/oauth/authorize``: the current docs' per-org consent page."""
-    return _authorize(request, KUSTOMER, tenant, "per_org")
+        return _decide(request, profile, tenant, auth_server)
+    return _show_consent(request, profile, tenant, auth_server)
