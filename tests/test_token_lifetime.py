@@ -414,3 +414,12 @@ def test_the_migration_records_the_lifetime_of_existing_rows(kustomer_app):
     migration.record_granted_lifetimes(apps, SimpleNamespace(connection=connection))
     lifetimes = [Token.objects.get(pk=row.pk).lifetime for row in rows]
     assert lifetimes == [timedelta(seconds=900), timedelta(days=1), None]
+
+
+def test_status_json_due_follows_the_sweep(sandbox, installed, kustomer_app, gorgias_app):
+    due, parked = installed(kustomer_app), installed(gorgias_app)
+    Token.objects.update(expires_at=timezone.now())
+    Installation.objects.filter(pk=parked.pk).update(status="needs_reauth")
+    rows = {row["id"]: row for row in json.loads(Runner()("helpdesk_oauth_status", "--json").out)}
+    assert rows[due.pk]["due"] is True and rows[parked.pk]["due"] is False
+    assert list(tasks.due_installation_ids()) == [due.pk]

@@ -101,8 +101,10 @@ class Command(BaseCommand):
             "expires_in_seconds": int((expires_at - now).total_seconds()) if expires_at else None,
             # Tell "no token" (null) from "a token that never expires" (true).
             "never_expires": None if row["token__pk"] is None else expires_at is None,
-            # Token.is_due, the sweep's own predicate (false for a never-expiring token).
-            "due": is_due(expires_at, row["token__lifetime"], now),
+            # The sweep's own predicate (Token.is_due; false for a never-expiring token),
+            # on active installations only, as the sweep.
+            "due": row["status"] == Installation.Status.ACTIVE
+            and is_due(expires_at, row["token__lifetime"], now),
             "last_refreshed_at": _iso(row["token__last_refreshed_at"]),
             "refresh_failures": row["refresh_failures"],
             "last_error": row["last_error"],
