@@ -99,6 +99,7 @@ def serve(entry: dict[str, Any], handler: Callable[[], HttpResponse]) -> HttpRes
     if response is None:
         response = handler()
     with state.lock:
+        logged.update(entry)  # what the handler learnt (the token's client and tenant)
         logged["status"] = response.status_code
     if entry["endpoint"] in ("token", "revoke", "apps"):
         state.save()  # a no-op unless HELPDESK_OAUTH_SANDBOX["STATE_FILE"] is set
