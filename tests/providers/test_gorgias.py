@@ -1,4 +1,8 @@
-"""Gorgias: HTTP Basic, nonce + id_token, expires_in 0 with a JWT exp, ?account=."""
+"""Gorgias: the lifecycle contract, plus its own quirks (nonce + id_token, expiry fallback).
+
+The contract derives the rest: HTTP Basic, expires_in 0 with a JWT exp, the refresh
+token kept, RFC 7009 revocation of the refresh token, ?account=.
+"""
 
 from __future__ import annotations
 
@@ -6,29 +10,14 @@ from datetime import UTC, datetime
 
 import pytest
 
-from django_helpdesk_oauth.jwt import unverified_claims
-from django_helpdesk_oauth.models import Installation, Token
+from django_helpdesk_oauth.models import Installation
 from django_helpdesk_oauth.providers import get_provider
-from django_helpdesk_oauth.timeutil import to_epoch
 
 from .contract import ProviderContract
 
 
 class TestGorgias(ProviderContract):
-    provider_key = "gorgias"
-    app_fixture = "gorgias_app"
-    install_params = {"account": "acme"}
-    client_auth = "basic"
-    rotates_refresh_tokens = False
-    api_probe_path = "account"
-
-    def test_expiry_comes_from_the_jwt_exp_when_expires_in_is_0(self, sandbox, browser, app):
-        sandbox.state.lifetimes["gorgias"] = 7200
-        self.run_install(browser, sandbox, app)
-        token = Token.objects.get()
-        exp = unverified_claims(token.access_token)["exp"]
-        # As an instant: with USE_TZ=False the column holds local time in TIME_ZONE.
-        assert to_epoch(token.expires_at) == pytest.approx(exp, abs=0.001)
+    provider = "gorgias"
 
     def test_the_id_token_nonce_is_checked(self, sandbox, browser, app, monkeypatch):
         """A provider answer whose id_token carries another nonce is refused (nothing stored)."""

@@ -1,33 +1,21 @@
-"""Kustomer: body client auth, offline_access, 86400 s, PKCE, org form, both endpoint sets."""
+"""Kustomer: the lifecycle contract, plus its own quirks (PKCE, the org form, both endpoint sets).
+
+The contract derives the rest: body client auth, expires_in, rotating refresh tokens,
+no revocation, ?org=.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
-from django.utils import timezone
 
-from django_helpdesk_oauth.models import Installation, Token
+from django_helpdesk_oauth.models import Installation
 from django_helpdesk_oauth.sandbox.endpoints import provider_settings
 
 from .contract import ProviderContract
 
 
 class TestKustomer(ProviderContract):
-    provider_key = "kustomer"
-    app_fixture = "kustomer_app"
-    install_params = {"org": "acme"}
-    consent_org = "acme"
-    client_auth = "body"
-    rotates_refresh_tokens = True
-    api_probe_path = "users/current"
-
-    def test_expiry_is_expires_in_86400(self, sandbox, browser, app):
-        before = timezone.now()
-        self.run_install(browser, sandbox, app)
-        after = timezone.now()
-        expires_at = Token.objects.get().expires_at
-        assert before + timedelta(seconds=86400) <= expires_at <= after + timedelta(seconds=86400)
+    provider = "kustomer"
 
     def test_pkce_s256_is_used(self, sandbox, browser, app):
         self.run_install(browser, sandbox, app)
@@ -46,6 +34,17 @@ class TestKustomer(ProviderContract):
         [exchange] = sandbox.state.matching_requests(endpoint="token")
         assert exchange["tenant"] == "acme" and "/kustomer/acme/api/oauth/token" in exchange["path"]
         assert Installation.objects.get().status == "active"
+
+    def test_the_seed_global_endpoints_confirm_the_org(self, sandbox, browser, app, settings):
+        settings.HELPDESK_OAUTH = {
+            **settings.HELPDESK_OAUTH,
+            "PROVIDERS": provider_settings(sandbox.base, kustomer="seed"),
+        }
+        response = self.run_install(browser, sandbox, app, org="acme")
+        assert response.status_code == 302
+        [check] = sandbox.state.matching_requests(endpoint="api")
+        assert check["tenant"] == "acme" and check["path"].endswith("/users/current")
+        assert Installation.objects.get().tenant == "acme"
 
     def test_the_org_form_leads_into_the_flow(self, sandbox, browser, app):
         page = browser.get(f"{sandbox.url}/oauth/{app.slug}/install/", timeout=10)
