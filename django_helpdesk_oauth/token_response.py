@@ -29,7 +29,8 @@ here (issue 9): once a provider answered 200, whatever in it is usable is kept.
   (or a JSON integer, read as its decimal text; a float is refused: its text
   form is ambiguous) of printable ASCII without spaces (RFC 9110 ``VCHAR``,
   ``0x21`` to ``0x7E``), at most :data:`MAX_TOKEN_LENGTH` long, and the
-  ``token_type`` is ``bearer`` in any case or missing. Why VCHAR rather than
+  ``token_type`` is ``bearer`` (or the provider's declared ``api_auth_scheme``)
+  in any case, or missing. Why VCHAR rather than
   RFC 6750's stricter ``b64token``: VCHAR is exactly what can go in a header
   without an encoding error or a header-splitting newline, and some providers
   issue tokens with ``|`` or ``:`` that ``b64token`` would refuse, which would
@@ -292,7 +293,7 @@ def _error_code(value: object) -> str:
     return "invalid_response"
 
 
-def _access_problem(raw: dict[str, Any], access_token: str) -> str:
+def _access_problem(raw: dict[str, Any], access_token: str, scheme: str = "Bearer") -> str:
     if raw.get("error"):
         # A 2xx that also says "error": the access token can't be trusted, but the
         # answer is no refusal (a refresh token in it is kept; the caller retries).
@@ -305,10 +306,12 @@ def _access_problem(raw: dict[str, Any], access_token: str) -> str:
     if not header_safe(access_token):
         return "its access_token cannot be sent in an HTTP header"
     token_type = raw.get("token_type")
+    # Bearer, or the scheme the provider's API takes (a "Token" provider says so here).
     if token_type not in (None, "") and (
-        not isinstance(token_type, str) or token_type.strip().lower() != "bearer"
+        not isinstance(token_type, str)
+        or token_type.strip().lower() not in ("bearer", scheme.lower())
     ):
-        return "its token_type is not Bearer"
+        return f"its token_type is not {scheme}"
     return ""
 
 
@@ -328,7 +331,7 @@ def parse_token_response(provider: Provider, body: Any, *, now: datetime) -> Tok
             problem="the answer is not a JSON object",
         )
     access_token = _token_text(body.get("access_token"))
-    problem = _access_problem(body, access_token)
+    problem = _access_problem(body, access_token, provider.api_auth_scheme)
     return TokenResponse(
         body,
         access_token="" if problem else access_token,

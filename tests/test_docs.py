@@ -18,6 +18,7 @@ from django.dispatch import Signal
 
 from django_helpdesk_oauth import models, signals
 from django_helpdesk_oauth.conf import DEFAULTS
+from tests.providers import test_testdesk as worked_example
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -131,3 +132,24 @@ def test_docs_build_strictly(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "index.html").is_file()
+
+
+# -- ADDING_PROVIDERS.md's worked example is real, tested code ----------------------------
+EXAMPLE_BLOCK = re.compile(r"<!-- example: (\S+) -->\n```python\n(.*?)\n```", re.DOTALL)
+
+
+def test_the_worked_example_quotes_its_files_verbatim():
+    examples = EXAMPLE_BLOCK.findall(read("ADDING_PROVIDERS.md"))
+    assert [path for path, _ in examples] == [
+        "tests/providers/testdesk.py",
+        "tests/sandbox/profile_testdesk.py",
+        "tests/providers/test_testdesk.py",
+    ]
+    for path, code in examples:
+        assert code == (ROOT / path).read_text(encoding="utf-8").rstrip(), (
+            f"docs/ADDING_PROVIDERS.md quotes an old {path}: paste the file again"
+        )
+
+
+class TestTheWorkedExampleRunsTheContract(worked_example.TestTestdesk):
+    """The test module the page quotes, run through the lifecycle contract from here."""

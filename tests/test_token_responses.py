@@ -501,3 +501,27 @@ def test_the_parsed_answer_names_no_token():
     assert parsed.refresh_token == "rt-secret-0002"
     for text in (repr(parsed), str(parsed), parsed.problem):
         assert "secret" not in text
+
+
+@pytest.mark.parametrize(
+    ("scheme", "token_type", "usable"),
+    [
+        ("Token", "Token", True),  # Testdesk: the type names the API's own scheme
+        ("Token", "token", True),
+        ("Token", "Bearer", True),
+        ("Token", "mac", False),
+        ("Bearer", "Token", False),  # another provider's scheme is still refused
+        ("Zoho-oauthtoken", "Zoho-oauthtoken", True),
+    ],
+)
+def test_a_token_type_naming_the_declared_api_scheme_is_usable(scheme, token_type, usable):
+    from django_helpdesk_oauth.providers.base import Provider
+    from django_helpdesk_oauth.token_response import parse_token_response
+
+    provider = type("Schemed", (Provider,), {"key": "schemed", "api_auth_scheme": scheme})()
+    body = {"access_token": "at-1-abcdefgh", "token_type": token_type, "expires_in": 60}
+    parsed = parse_token_response(provider, body, now=timezone.now())
+    assert parsed.usable is usable
+    assert (parsed.access_token == "at-1-abcdefgh") is usable
+    if not usable:
+        assert parsed.problem == f"its token_type is not {scheme}"
