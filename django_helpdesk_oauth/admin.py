@@ -305,22 +305,10 @@ class InstallationAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Refresh token now"), permissions=["change"])
     def refresh_now(self, request: HttpRequest, queryset: QuerySet[Installation]) -> None:
-        counts = {"refreshed": 0, "fresh": 0, "skipped": 0, "failed": 0}
-        for installation in queryset.select_related("token"):
-            token = getattr(installation, "token", None)
-            if token is None or token.never_expires:
-                # A token that never expires is never refreshed, even on request.
-                counts["skipped"] += 1
-                continue
-            try:
-                outcome = services.refresh_installation(
-                    installation.pk, if_version=token.refresh_count
-                )
-            except (services.RefreshFailed, services.RefreshRetryLater, DecryptionError):
-                # DecryptionError: a wrong key; the reason is on the installation's last error.
-                counts["failed"] += 1
-            else:
-                counts[str(outcome)] += 1
+        # Forced, as the command without --due-only; failure reasons are on each
+        # installation's last error.
+        summary = services.refresh_many(queryset)
+        counts = {key: summary.counts[key] for key in ("refreshed", "fresh", "skipped", "failed")}
         n = counts["refreshed"]
         self.message_user(
             request,

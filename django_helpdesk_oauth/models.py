@@ -26,6 +26,13 @@ if TYPE_CHECKING:
     import requests
 
 
+class ProviderAppQuerySet(models.QuerySet["ProviderApp"]):
+    def previous_secret_expired(self, cutoff: datetime) -> ProviderAppQuerySet:
+        """Apps still keeping a previous client secret although their rotation happened
+        before ``cutoff`` (the grace window has closed)."""
+        return self.filter(secret_rotated_at__lt=cutoff).exclude(previous_client_secret="")
+
+
 class ProviderApp(models.Model):
     """A product's OAuth app registered at one provider (its client credentials)."""
 
@@ -81,6 +88,8 @@ class ProviderApp(models.Model):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
+    objects = ProviderAppQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("provider app")
         verbose_name_plural = _("provider apps")
@@ -106,6 +115,16 @@ class ProviderApp(models.Model):
     def scope_list(self) -> list[str]:
         """The scopes this app requests."""
         return self.provider_spec.scopes(self.scopes)
+
+
+class InstallationQuerySet(models.QuerySet["Installation"]):
+    def active(self) -> InstallationQuerySet:
+        """Installations that are refreshed and usable (status ``active``)."""
+        return self.filter(status=Installation.Status.ACTIVE)
+
+    def of_app(self, app: ProviderApp | int) -> InstallationQuerySet:
+        """The installations of one provider app (an instance or its pk)."""
+        return self.filter(app_id=app.pk if isinstance(app, ProviderApp) else app)
 
 
 class Installation(models.Model):
@@ -162,6 +181,8 @@ class Installation(models.Model):
     refresh_failures = models.PositiveIntegerField(
         _("refresh failures"), default=0, help_text=_("Failed refreshes since the last success.")
     )
+
+    objects = InstallationQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("installation")
@@ -239,6 +260,10 @@ class TokenQuerySet(models.QuerySet["Token"]):
         selects. ``now`` defaults to ``timezone.now()``.
         """
         return self.filter(due_condition(now))
+
+    def of_active_installations(self) -> TokenQuerySet:
+        """Tokens of active installations (the only ones refreshed or used)."""
+        return self.filter(installation__status=Installation.Status.ACTIVE)
 
 
 class Token(models.Model):
@@ -339,6 +364,13 @@ def is_due(
     return expires_at <= now + refresh_margin(lifetime)
 
 
+class PendingRevocationQuerySet(models.QuerySet["PendingRevocation"]):
+    def due(self, now: datetime | None = None) -> PendingRevocationQuerySet:
+        """Revocations whose next attempt is due at ``now`` (default ``timezone.now()``);
+        pass an earlier ``now`` for those their own scheduled retry has missed."""
+        return self.filter(next_attempt_at__lte=timezone.now() if now is None else now)
+
+
 class PendingRevocation(models.Model):
     """A token (``token_kind``: refresh or access) still to be revoked at the provider
     after an uninstall.
@@ -367,6 +399,8 @@ class PendingRevocation(models.Model):
     last_error = models.CharField(_("last error"), max_length=255, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
+    objects = PendingRevocationQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("pending revocation")
         verbose_name_plural = _("pending revocations")
@@ -376,6 +410,13 @@ class PendingRevocation(models.Model):
 
     def __repr__(self) -> str:
         return f"<PendingRevocation {self.pk} app_id={self.app_id} tenant={self.tenant!r}>"
+
+
+class AuthorizationRequestQuerySet(models.QuerySet["AuthorizationRequest"]):
+    def expired(self, now: datetime | None = None) -> AuthorizationRequestQuerySet:
+        """Requests past ``expires_at`` at ``now`` (default ``timezone.now()``): their
+        state can no longer complete an install."""
+        return self.filter(expires_at__lte=timezone.now() if now is None else now)
 
 
 class AuthorizationRequest(models.Model):
@@ -412,6 +453,8 @@ class AuthorizationRequest(models.Model):
     )
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     expires_at = models.DateTimeField(_("expires at"), db_index=True)
+
+    objects = AuthorizationRequestQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("authorization request")

@@ -54,10 +54,8 @@ class InstallationSession(requests.Session):
 
     def _read_token(self) -> Token | None:
         return (
-            Token.objects.filter(
-                installation_id=self.installation_id,
-                installation__status=Installation.Status.ACTIVE,
-            )
+            Token.objects.of_active_installations()
+            .filter(installation_id=self.installation_id)
             .only("access_token", "token_type", "expires_at", "lifetime", "refresh_count")
             .first()
         )

@@ -15,17 +15,16 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
-from django.db import connections
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from .conf import app_settings
 from .exceptions import DecryptionError
-from .models import AuthorizationRequest, Installation, PendingRevocation, Token
+from .models import AuthorizationRequest, PendingRevocation
+from .services import bulk
 from .services.refresh import RefreshFailed, RefreshRetryLater, refresh_installation
 from .services.secrets import expire_previous_secrets
 from .services.uninstall import attempt_revocation, record_failed_attempt, schedule_revocation
@@ -48,50 +47,9 @@ def backoff(retries: int, retry_after: float | None = None) -> float:
 
 
 def due_installation_ids(batch: int | None = None, *, app_id: int | None = None) -> Iterator[int]:
-    """Yield ids of active installations whose token is due, in keyset-paginated batches.
-
-    "Due" is :meth:`.models.TokenQuerySet.due` (a token that never expires never is).
-    One indexed query per batch over (expires_at, id): memory stays flat however
-    many installations there are. ``app_id`` narrows it to one provider app.
-    """
-    batch = batch or SWEEP_BATCH
-    now = timezone.now()
-    last = None
-    while True:
-        rows: QuerySet[Token] = Token.objects.due(now).filter(
-            installation__status=Installation.Status.ACTIVE
-        )
-        if app_id is not None:
-            rows = rows.filter(installation__app_id=app_id)
-        if last is not None:
-            rows = _after(rows, *last)
-        page = list(
-            rows.order_by("expires_at", "id").values_list("expires_at", "id", "installation_id")[
-                :batch
-            ]
-        )
-        for _expires_at, _pk, installation_id in page:
-            yield installation_id
-        if len(page) < batch:
-            return
-        last = page[-1][:2]
-
-
-def _after(rows: QuerySet[Token], expires_at: datetime | None, pk: int) -> QuerySet[Token]:
-    """Rows strictly after ``(expires_at, pk)`` in keyset order.
-
-    A row-value comparison, which the ``(expires_at, id)`` index serves directly;
-    ``expires_at >= x AND NOT (expires_at = x AND id <= pk)`` re-reads every tie
-    of ``x`` on each page (quadratic when many tokens share an expiry). ``expires_at``
-    is never ``None`` here: a due token has one.
-    """
-    connection = connections[rows.db]
-    quote = connection.ops.quote_name
-    table = quote(Token._meta.db_table)
-    return rows.extra(  # noqa: S610  (quoted identifiers; values are parameters)
-        where=[f"({table}.{quote('expires_at')}, {table}.{quote('id')}) > (%s, %s)"],
-        params=[connection.ops.adapt_datetimefield_value(expires_at), pk],
-    )
+    """Ids of active installations whose token is due, ``batch`` (default
+    :data:`SWEEP_BATCH`) per keyset query: :func:`.services.bulk.due_installation_ids`."""
+    return bulk.due_installation_ids(batch or SWEEP_BATCH, app_id=app_id)
 
 
 def purge_expired_authorization_requests(batch: int | None = None) -> int:
@@ -101,11 +59,7 @@ def purge_expired_authorization_requests(batch: int | None = None) -> int:
     now = timezone.now()
     total = 0
     while True:
-        ids = list(
-            AuthorizationRequest.objects.filter(expires_at__lte=now).values_list("pk", flat=True)[
-                :batch
-            ]
-        )
+        ids = list(AuthorizationRequest.objects.expired(now).values_list("pk", flat=True)[:batch])
         if ids:
             total += AuthorizationRequest.objects.filter(pk__in=ids).delete()[0]
         if len(ids) < batch:
@@ -141,9 +95,9 @@ def refresh_expiring_tokens() -> int:
     # Only revocations their own scheduled retry has missed (a lost message, a broker
     # restart): one that is just due is about to be tried by that retry.
     overdue = timezone.now() - timedelta(seconds=REVOCATION_SAFETY_NET)
-    for pending_id in PendingRevocation.objects.filter(next_attempt_at__lte=overdue).values_list(
-        "id", flat=True
-    )[:SWEEP_BATCH]:
+    for pending_id in PendingRevocation.objects.due(overdue).values_list("id", flat=True)[
+        :SWEEP_BATCH
+    ]:
         revoke_pending_token.delay(pending_id)
     return count
 

@@ -380,7 +380,7 @@ def _expired_without_refresh_token(installation: Installation) -> None:
     """No refresh token (e.g. Kustomer without ``offline_access``) and the access token is
     gone: only a new install helps, so say so instead of staying "active"."""
     marked = _bookkeep(
-        Installation.objects.filter(pk=installation.pk, status=Installation.Status.ACTIVE),
+        Installation.objects.active().filter(pk=installation.pk),
         status=Installation.Status.NEEDS_REAUTH,
         last_error="The access token expired and there is no refresh token (offline scope?).",
         last_error_at=timezone.now(),
@@ -417,11 +417,7 @@ def _record_failure(
         # Only if the refresh token we used is still the stored one: if another worker
         # rotated it meanwhile, this invalid_grant is the race, not a revoked grant.
         marked = _bookkeep(
-            Installation.objects.filter(
-                pk=installation.pk,
-                status=Installation.Status.ACTIVE,
-                token__refresh_count=version,
-            ),
+            Installation.objects.active().filter(pk=installation.pk, token__refresh_count=version),
             status=Installation.Status.NEEDS_REAUTH,
             **bookkeeping,
         )

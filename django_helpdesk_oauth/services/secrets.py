@@ -180,8 +180,4 @@ def register_app(
 def expire_previous_secrets() -> int:
     """Erase previous secrets whose grace window has closed; returns how many."""
     cutoff = timezone.now() - timedelta(seconds=app_settings.SECRET_GRACE_PERIOD)
-    return (
-        ProviderApp.objects.filter(secret_rotated_at__lt=cutoff)
-        .exclude(previous_client_secret="")
-        .update(previous_client_secret="")
-    )
+    return ProviderApp.objects.previous_secret_expired(cutoff).update(previous_client_secret="")
