@@ -5,14 +5,14 @@ behaves; this module is what an app developer writes to talk to it. Every knob
 here differs from Gorgias and Kustomer: one global host (the tenant is learnt after
 the exchange, from an identity call), client credentials in a JSON body,
 comma-separated scopes, ``Authorization: Token …``, access tokens that never expire
-(and no refresh token), revocation by ``DELETE`` with the access token.
+(and no refresh token), revocation by ``DELETE`` with the access token, a signed uninstall webhook.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django_helpdesk_oauth.providers.base import Provider, Revocation
+from django_helpdesk_oauth.providers.base import DeauthorizeSignature, Provider, Revocation
 
 
 class TestdeskProvider(Provider):
@@ -34,6 +34,9 @@ class TestdeskProvider(Provider):
     api_auth_scheme = "Token"
     # DELETE api/oauth/token with the access token in the Authorization header.
     revocation = Revocation.bearer("DELETE")
+    # It POSTs {"app_id": <workspace>} to helpdesk_oauth:deauthorize on uninstall, signed
+    # X-Hub-Signature: sha1=<HMAC-SHA1 of the body with the client secret>.
+    deauthorize = DeauthorizeSignature()
     # No lifetime in the answer means "never expires" (and no refresh token comes).
     access_tokens_expire = False
     # The install URL names no workspace: GET identity_url answers it.

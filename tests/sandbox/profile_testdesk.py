@@ -5,7 +5,8 @@ one global host (the consent page asks for the workspace; the client learns it
 from an identity call after the exchange), client credentials in a JSON body,
 access tokens that never expire and no refresh token, comma-separated scopes,
 ``Authorization: Token …`` instead of Bearer, and revocation by
-``DELETE api/oauth/token`` with the access token (204). Registered at test time
+``DELETE api/oauth/token`` with the access token (204); on uninstall it posts
+Intercom's signed webhook. Registered at test time
 with :func:`django_helpdesk_oauth.sandbox.profiles.register`; the engine is
 not touched.
 """
@@ -20,6 +21,7 @@ from django_helpdesk_oauth.sandbox.profile import (
     ApiContext,
     ApiError,
     AuthServer,
+    DeauthorizeWebhook,
     Identity,
     Profile,
     RefreshTokens,
@@ -55,6 +57,7 @@ PROFILE = Profile(
         "me",
         lambda tenant, user: {"type": "admin", "id": user["id"], "workspace": {"id": tenant}},
     ),
+    deauthorize=DeauthorizeWebhook(),  # Intercom's shape: X-Hub-Signature sha1, {"app_id"}
     revocation=Revocation(
         kind="access_token_request",
         path="api/oauth/token",
