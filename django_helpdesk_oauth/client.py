@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
@@ -41,6 +42,8 @@ class Credentials:
     tenant: str
     client_id: str
     client_secret: str
+    #: The installation's (or pending request's) ``connection_config``: its region's hosts.
+    connection_config: Mapping[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:  # never the secret
         return (
@@ -124,7 +127,9 @@ def authorization_url(
     extra: dict[str, str],
 ) -> str:
     """The provider's authorize URL with every parameter of the request."""
-    url = require_secure(creds.provider.endpoint("authorize_url", creds.tenant))
+    url = require_secure(
+        creds.provider.endpoint("authorize_url", creds.tenant, creds.connection_config)
+    )
     # Joined with the provider's declared separator (Zoho: a comma); none: no scope at all.
     scope = creds.provider.scope_delimiter.join(scopes if creds.provider.scopes_supported else [])
     session = OAuth2Session(client_id=creds.client_id, redirect_uri=redirect_uri, scope=scope)
@@ -174,7 +179,9 @@ def _call(
     is returned parsed, usable or not, so the caller can keep a rotated refresh
     token from it.
     """
-    url = require_secure(creds.provider.endpoint("token_url", creds.tenant))
+    url = require_secure(
+        creds.provider.endpoint("token_url", creds.tenant, creds.connection_config)
+    )
     data, headers = _encode(creds.provider, body)
     response = transport.request(
         "POST",
@@ -285,7 +292,7 @@ def revoke(
             error="token_kind_mismatch",
             status=400,
         )
-    url = require_secure(provider.endpoint("revoke_url", creds.tenant))
+    url = require_secure(provider.endpoint("revoke_url", creds.tenant, creds.connection_config))
     data: dict[str, str] | None = None
     headers: dict[str, str] = {}
     auth = None

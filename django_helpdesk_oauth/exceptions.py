@@ -53,6 +53,24 @@ class DecryptionError(HelpdeskOAuthError):
         )
 
 
+class InvalidAppInput(HelpdeskOAuthError, ValueError):
+    """A provider app cannot be created from this input; nothing was written or sent.
+
+    ``errors`` maps a field name (``"__all__"``: the input as a whole) to its messages;
+    ``str()`` is all of them on one line. No message quotes a secret.
+    """
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        self.errors = errors
+        super().__init__(
+            "Invalid provider app: "
+            + "; ".join(
+                " ".join(messages) if field == "__all__" else f"{field}: {' '.join(messages)}"
+                for field, messages in errors.items()
+            )
+        )
+
+
 class FlowError(HelpdeskOAuthError):
     """The install → consent → callback flow cannot go on; shown to the user as a 4xx page."""
 
@@ -70,6 +88,21 @@ class InvalidTenant(FlowError, SuspiciousOperation):
     """The tenant (account subdomain / org name) is missing or not a valid subdomain label."""
 
     public_message = "The account name is missing or is not a valid account name."
+
+
+class InvalidConnectionConfig(FlowError, SuspiciousOperation):
+    """A connection setting (a region, a host) that the provider does not allow (400);
+    nothing was sent anywhere."""
+
+    public_message = "The region or connection setting is not one this helpdesk offers."
+
+
+class InvalidSignature(FlowError, SuspiciousOperation):
+    """A provider's webhook (deauthorize) whose signature is missing or wrong (401);
+    nothing was read from its body and nothing changed."""
+
+    status = 401
+    public_message = "The signature is missing or invalid."
 
 
 class InvalidState(FlowError, SuspiciousOperation):

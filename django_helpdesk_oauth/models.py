@@ -181,6 +181,15 @@ class Installation(models.Model):
     refresh_failures = models.PositiveIntegerField(
         _("refresh failures"), default=0, help_text=_("Failed refreshes since the last success.")
     )
+    connection_config = models.JSONField(
+        _("connection config"),
+        default=dict,
+        blank=True,
+        help_text=_(
+            "Non-secret per-installation values the provider's endpoint templates use, "
+            'e.g. {"region": "eu"}; checked against the provider\'s allow-list before use.'
+        ),
+    )
 
     objects = InstallationQuerySet.as_manager()
 
@@ -206,7 +215,7 @@ class Installation(models.Model):
     @property
     def api_base_url(self) -> str:
         """The tenant's API base URL."""
-        return self.provider_spec.endpoint("api_base_url", self.tenant)
+        return self.provider_spec.endpoint("api_base_url", self.tenant, self.connection_config)
 
     def api_session(self) -> requests.Session:
         """A ``requests.Session`` authorized as this installation (see :mod:`.session`).
@@ -392,6 +401,8 @@ class PendingRevocation(models.Model):
         default="refresh_token",
         help_text=_("Which token is to be revoked (the provider's revocation strategy)."),
     )
+    #: The installation's ``connection_config`` (its region's revoke host).
+    connection_config = models.JSONField(_("connection config"), default=dict, blank=True)
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     next_attempt_at = models.DateTimeField(
         _("next attempt at"), default=timezone.now, db_index=True
@@ -433,7 +444,10 @@ class AuthorizationRequest(models.Model):
     app = models.ForeignKey(
         ProviderApp, on_delete=models.CASCADE, related_name="+", verbose_name=_("app")
     )
-    tenant = models.CharField(_("tenant"), max_length=63)
+    #: Blank for a provider that names the tenant only after the exchange.
+    tenant = models.CharField(_("tenant"), max_length=63, blank=True)
+    #: Chosen on the install URL (the region), validated; copied to the installation.
+    connection_config = models.JSONField(_("connection config"), default=dict, blank=True)
     browser_binding = models.CharField(
         _("browser binding"),
         max_length=64,

@@ -9,5 +9,6 @@ app_name = "helpdesk_oauth"
 urlpatterns = [
     path("<slug:slug>/install/", views.install, name="install"),
     path("<slug:slug>/callback/", views.callback, name="callback"),
+    path("<slug:slug>/deauthorize/", views.deauthorize, name="deauthorize"),
     path("<int:pk>/uninstall/", views.uninstall, name="uninstall"),
 ]

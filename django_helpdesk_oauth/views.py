@@ -12,19 +12,20 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render, resolve_url
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
-from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 
 from . import services
 from .conf import app_settings
-from .exceptions import AppMisconfigured, DecryptionError, FlowError
+from .exceptions import AppMisconfigured, DecryptionError, FlowError, UnknownProvider
 from .models import Installation, ProviderApp
 from .reporting import sensitive_oauth_view
 
@@ -96,7 +97,7 @@ def install(request: HttpRequest, app: ProviderApp) -> HttpResponse:
     """Start an install: validate the tenant, redirect to the provider's consent page."""
     provider = app.provider_spec
     raw_tenant = provider.tenant_from_query(request.GET)
-    if raw_tenant is None and provider.ask_for_tenant:
+    if raw_tenant is None and provider.ask_for_tenant and not provider.tenant_after_exchange:
         return render(
             request,
             "helpdesk_oauth/ask_tenant.html",
@@ -108,6 +109,8 @@ def install(request: HttpRequest, app: ProviderApp) -> HttpResponse:
         session=request.session,
         redirect_uri=callback_url(request, app.slug),
         user=request.user,
+        # The region (validated): chosen here only, never by the callback.
+        config=provider.connection_config_from_query(request.GET),
     )
     return HttpResponseRedirect(url)
 
@@ -121,6 +124,58 @@ def callback(request: HttpRequest, app: ProviderApp) -> HttpResponse:
     """The ``redirect_uri``: finish the install and send the browser to ``SUCCESS_URL``."""
     services.complete_install(app, request.GET, session=request.session, user=request.user)
     return HttpResponseRedirect(success_url())
+
+
+#: The largest deauthorize body read, in bytes (a provider's webhook is a small JSON object).
+MAX_DEAUTHORIZE_BODY = 64 * 1024
+
+
+def _webhook_answer(status: int, message: str) -> JsonResponse:
+    return JsonResponse({"status": status, "message": message}, status=status)
+
+
+@sensitive_variables()
+@sensitive_oauth_view
+@csrf_exempt  # posted by the provider, authenticated by its signature instead
+@never_cache
+@require_POST
+def deauthorize(request: HttpRequest, slug: str) -> HttpResponse:
+    """Provider-initiated uninstall: ``POST <slug>/deauthorize/``.
+
+    404 for an unknown slug or a provider without a deauthorize scheme; 413 for a body
+    above :data:`MAX_DEAUTHORIZE_BODY` bytes; 401 for a missing or bad signature
+    (checked before the body is parsed); 400 for a signed body naming no valid tenant;
+    200 otherwise, also for an unknown or already uninstalled tenant (nothing changed).
+    See :func:`~django_helpdesk_oauth.services.uninstall.deauthorize`.
+    """
+    app = ProviderApp.objects.filter(slug=slug).first()
+    try:
+        scheme = app.provider_spec.deauthorize if app is not None else None
+    except UnknownProvider:
+        scheme = None
+    if app is None or scheme is None:
+        return _webhook_answer(404, "No deauthorize endpoint here.")
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > MAX_DEAUTHORIZE_BODY:
+        return _webhook_answer(413, "The body is too large.")
+    try:
+        body = request.body[: MAX_DEAUTHORIZE_BODY + 1]
+        if len(body) > MAX_DEAUTHORIZE_BODY:
+            return _webhook_answer(413, "The body is too large.")
+        result = services.deauthorize(app, body, request.headers.get(scheme.header))
+    except RequestDataTooBig:
+        return _webhook_answer(413, "The body is too large.")
+    except FlowError as exc:
+        # %r: the message may quote the payload's value.
+        logger.info("Deauthorize for %s refused (%s): %r", slug, type(exc).__name__, exc)
+        return _webhook_answer(exc.status, exc.public_message)
+    except DecryptionError as exc:
+        logger.error("Provider app %r cannot check a deauthorize signature: %s", slug, exc)
+        return _webhook_answer(503, "The app is misconfigured.")
+    return _webhook_answer(200, "uninstalled" if result is not None else "nothing to change")
 
 
 #: The model permission the default hook (and the admin's uninstall action) requires.

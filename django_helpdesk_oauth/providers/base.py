@@ -7,6 +7,8 @@ never touch the ORM; the service layer drives them.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 import re
 import warnings
@@ -16,8 +18,19 @@ from datetime import datetime, timedelta
 from typing import Any, ClassVar, Literal
 
 from ..conf import app_settings
-from ..exceptions import ConfigurationError, IdTokenMismatch, InvalidTenant
+from ..exceptions import (
+    ConfigurationError,
+    IdTokenMismatch,
+    InvalidConnectionConfig,
+    InvalidTenant,
+)
 from ..jwt import unverified_claims
+
+# A ``{name}`` in an endpoint template; its name as a connection_config key.
+_PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]{0,39})\}", re.ASCII)
+_PLACEHOLDER_NAME = re.compile(r"[a-z_][a-z0-9_]{0,39}", re.ASCII)
+# A region name: short, lowercase, URL-safe.
+_CONFIG_VALUE = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?", re.ASCII)
 
 # One DNS label, lowercase ASCII: what a helpdesk subdomain / org name can be.
 SUBDOMAIN_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?", re.ASCII)
@@ -28,6 +41,8 @@ ENDPOINTS = (
     "revoke_url",
     "api_base_url",
     "apps_api_url",
+    # Where the tenant is read after the code exchange (a provider that learns it then).
+    "identity_url",
     # RFC 9207 issuer identifier: compared with a callback's ``iss``, never fetched.
     "issuer",
 )
@@ -139,6 +154,47 @@ class Revocation:
 #: The provider documents no revocation.
 NO_REVOCATION = Revocation("none")
 
+
+@dataclass(frozen=True)
+class DeauthorizeSignature:
+    """How a provider signs its provider-initiated uninstall (:attr:`Provider.deauthorize`).
+
+    The provider POSTs a JSON body to ``helpdesk_oauth:deauthorize`` with header
+    ``header`` = ``prefix`` + the hex HMAC (``algorithm``, a :mod:`hashlib` name) of the
+    raw body keyed with the app's client secret (Intercom: ``X-Hub-Signature:
+    sha1=<hex>``). ``tenant_field``: the top-level member of the JSON body naming the
+    tenant (Intercom: ``app_id``, the workspace id).
+
+    Raises ``ValueError`` for an unknown algorithm.
+    """
+
+    header: str = "X-Hub-Signature"
+    algorithm: str = "sha1"
+    prefix: str = "sha1="
+    tenant_field: str = "app_id"
+
+    def __post_init__(self) -> None:
+        if self.algorithm not in hashlib.algorithms_guaranteed:
+            raise ValueError(f"unknown HMAC algorithm {self.algorithm!r}")
+        if not _HTTP_TOKEN.fullmatch(self.header):
+            raise ValueError(f"{self.header!r} is not a header name")
+
+    def verify(self, body: bytes, signature: str | None, secrets: list[str]) -> bool:
+        """Whether ``signature`` (the header's value, ``None`` if absent) signs ``body``
+        with one of ``secrets`` (non-empty ones); compared in constant time. No I/O."""
+        if not signature:
+            return False
+        given = signature.strip().encode("ascii", "replace")
+        ok = False
+        for secret in secrets:
+            if not secret:
+                continue
+            digest = hmac.new(secret.encode(), body, self.algorithm).hexdigest()
+            # Every secret is tried (no early exit), each compare in constant time.
+            ok |= hmac.compare_digest(given, (self.prefix + digest).encode("ascii"))
+        return ok
+
+
 #: The longest access-token lifetime we believe, in seconds (a year). A provider
 #: figure beyond it (``expires_in: 1e12``, a JWT ``exp`` of ``1e20``) is garbage:
 #: trusting it would mean never refreshing, so the next source is used instead.
@@ -244,6 +300,31 @@ class Provider:
     tenant_pattern: ClassVar[re.Pattern[str]] = SUBDOMAIN_LABEL
     #: Show a form asking for the tenant when it is missing (instead of a 400).
     ask_for_tenant: ClassVar[bool] = False
+    #: ``True`` for a provider that names the tenant only after the code exchange
+    #: (HubSpot hub, Intercom workspace, Front company): the install URL needs no tenant
+    #: (one given there is then only checked against the learned one). The tenant is
+    #: read from the token response's :attr:`tenant_response_field` when the answer has
+    #: it, else from a call to ``identity_url`` read by :meth:`tenant_from_identity`;
+    #: either way validated by :attr:`tenant_pattern` before anything is stored.
+    tenant_after_exchange: ClassVar[bool] = False
+    #: The token-response member naming the tenant (HubSpot: ``"hub_id"``); ``""``: none.
+    tenant_response_field: ClassVar[str] = ""
+    #: Per-installation hosts: region name → the values its endpoint templates use as
+    #: ``{placeholders}`` (Intercom: ``{"us": {"api_host": "api.intercom.io"}, "eu":
+    #: {"api_host": "api.eu.intercom.io"}, …}``); ``{region}`` itself is the name. The
+    #: region comes only from the install URL (:attr:`region_param`, else
+    #: :attr:`default_region`), is stored in ``connection_config`` and never comes from
+    #: the callback. ``{}``: one set of hosts.
+    regions: ClassVar[Mapping[str, Mapping[str, str]]] = {}
+    default_region: ClassVar[str] = ""
+    #: The install URL's query parameter choosing the region.
+    region_param: ClassVar[str] = "region"
+    #: Other ``connection_config`` keys a provider accepts, each with the pattern its
+    #: value must fullmatch (an allow-list as a regex); any other key is refused.
+    connection_config_patterns: ClassVar[Mapping[str, re.Pattern[str]]] = {}
+    #: Provider-initiated uninstall (``helpdesk_oauth:deauthorize``): how the provider
+    #: signs it (:class:`DeauthorizeSignature`); ``None``: it sends none (404 there).
+    deauthorize: ClassVar[DeauthorizeSignature | None] = None
     #: Whether a refresh answer carries a new refresh token (spending the old one):
     #: ``"always"`` (Kustomer, Zendesk), ``"sometimes"`` (Front: near the end of its
     #: life), ``"never"`` (Gorgias, HubSpot, Zoho). Whatever comes back is stored, else
@@ -306,6 +387,15 @@ class Provider:
                 raise ValueError(f"{cls.__name__}.api_headers[{name!r}] is not a header value")
         if not isinstance(cls.revocation, Revocation):
             raise ValueError(f"{cls.__name__}.revocation must be a Revocation")
+        if cls.regions and cls.default_region not in cls.regions:
+            raise ValueError(f"{cls.__name__}.default_region must be one of its regions")
+        for region, values in cls.regions.items():
+            if not _CONFIG_VALUE.fullmatch(region) or not all(
+                _PLACEHOLDER_NAME.fullmatch(k) and "{" not in v for k, v in values.items()
+            ):
+                raise ValueError(f"{cls.__name__}.regions[{region!r}] is not usable")
+        if cls.deauthorize is not None and not isinstance(cls.deauthorize, DeauthorizeSignature):
+            raise ValueError(f"{cls.__name__}.deauthorize must be a DeauthorizeSignature")
 
     @property
     def rotates_refresh_tokens(self) -> bool:
@@ -319,8 +409,17 @@ class Provider:
             raise ValueError(f"unknown endpoint {name!r}")
         return app_settings.provider_overrides(self.key).get(name) or self.endpoints.get(name, "")
 
-    def endpoint(self, name: str, tenant: str = "") -> str:
-        """The URL of endpoint ``name`` for ``tenant`` (which must already be valid)."""
+    def endpoint(self, name: str, tenant: str = "", config: Mapping[str, Any] | None = None) -> str:
+        """The URL of endpoint ``name`` for ``tenant`` and ``config`` (an installation's
+        ``connection_config``).
+
+        ``{tenant}`` is validated (:meth:`validate_tenant`) and every other placeholder
+        comes from :meth:`connection_values` (validated first: nothing from a request
+        or a response reaches a URL unchecked); ``{token}`` is left for the caller
+        (only in :data:`TOKEN_IN_URL_ENDPOINTS`). Raises :class:`InvalidTenant`,
+        :class:`InvalidConnectionConfig`, or :class:`ConfigurationError` (no such
+        endpoint configured, or a placeholder nothing gives a value for).
+        """
         template = self.endpoint_template(name)
         if not template:
             raise ConfigurationError(
@@ -330,9 +429,73 @@ class Provider:
         if "{token}" in template and name not in TOKEN_IN_URL_ENDPOINTS:
             # Tokens never travel in a URL we build, except where no other way exists.
             raise ConfigurationError(f"The {self.name} {name} may not contain {{token}}.")
+        used = set(_PLACEHOLDER.findall(template)) - {"token", "tenant"}
+        # Validated whenever given, used or not: a bad stored value is never ignored quietly.
+        values = self.connection_values(config) if used or config else {}
+        missing = used - set(values)
+        if missing:
+            raise ConfigurationError(
+                f"The {self.name} {name} uses {{{sorted(missing)[0]}}}, which has no value "
+                "(not in the installation's connection_config nor its region)."
+            )
         if "{tenant}" in template:
-            template = template.replace("{tenant}", self.validate_tenant(tenant))
-        return template
+            values["tenant"] = self.validate_tenant(tenant)
+
+        def value(match: re.Match[str]) -> str:
+            return values.get(match.group(1), match.group(0))  # {token}: the caller's
+
+        # One pass: a substituted value is never expanded again.
+        return _PLACEHOLDER.sub(value, template)
+
+    # -- connection_config -----------------------------------------------------
+    def validate_connection_config(self, config: Any) -> dict[str, str]:
+        """``config`` checked against the provider's allow-lists, the default region added.
+
+        ``region`` must be one of :attr:`regions`; any other key needs a pattern in
+        :attr:`connection_config_patterns` its (string) value fullmatches. Raises
+        :class:`InvalidConnectionConfig` (the message quotes the value as a repr, cut).
+        """
+        if config is None:
+            config = {}
+        if not isinstance(config, Mapping):
+            raise InvalidConnectionConfig()
+        checked: dict[str, str] = {}
+        for key, raw in config.items():
+            if key == "region" and self.regions:
+                if not isinstance(raw, str) or raw not in self.regions:
+                    shown = raw[:40] if isinstance(raw, str) else raw
+                    raise InvalidConnectionConfig(f"{shown!r} is not a {self.name} region.")
+            else:
+                pattern = self.connection_config_patterns.get(key)
+                if pattern is None or not isinstance(raw, str) or not pattern.fullmatch(raw):
+                    raise InvalidConnectionConfig(
+                        f"{str(key)[:40]!r} is not an accepted {self.name} connection setting."
+                    )
+            checked[key] = raw
+        if self.regions and "region" not in checked:
+            checked["region"] = self.default_region
+        return checked
+
+    def connection_values(self, config: Any) -> dict[str, str]:
+        """The endpoint placeholders ``config`` gives: its region's declared values, then
+        the validated config itself (``{region}`` is the region's name)."""
+        checked = self.validate_connection_config(config)
+        region = self.regions.get(checked.get("region", ""), {})
+        return {**region, **checked}
+
+    def connection_config_from_query(self, query: Mapping[str, Any]) -> dict[str, str]:
+        """The ``connection_config`` an install request chooses: the region of
+        :attr:`region_param` (else the default), validated; ``{}`` for a provider
+        without regions (the parameter is then ignored). Raises
+        :class:`InvalidConnectionConfig` for an unknown or repeated region."""
+        if not self.regions:
+            return {}
+        getlist = getattr(query, "getlist", None)
+        param = self.region_param
+        values = getlist(param) if getlist else ([query[param]] if param in query else [])
+        if len(values) > 1:
+            raise InvalidConnectionConfig(f"The “{param}” parameter is repeated.")
+        return self.validate_connection_config({"region": values[0]} if values else {})
 
     @property
     def supports_revoke(self) -> bool:
@@ -473,12 +636,32 @@ class Provider:
         return base.rstrip("/") + "/" + self.tenant_check_path.lstrip("/")
 
     def tenant_from_identity(self, body: Any) -> str | None:
-        """The tenant named in the JSON answer of the tenant check, or ``None`` if it names none.
+        """The tenant named in the JSON answer of the tenant check or of ``identity_url``,
+        or ``None`` if it names none (may be any JSON value: it is validated after).
 
-        Compared with the expected tenant when not ``None``; otherwise the answer
-        of the tenant's own host (a 2xx) is the confirmation. No I/O here.
+        Tenant check: compared with the expected tenant when not ``None``; otherwise the
+        answer of the tenant's own host (a 2xx) is the confirmation. Tenant after the
+        exchange: the tenant (``None``: the install fails, nothing stored). No I/O here.
         """
         return None
+
+    def tenant_from_deauthorize(self, payload: Any) -> Any:
+        """The tenant a verified deauthorize payload (parsed JSON) names: its
+        :attr:`DeauthorizeSignature.tenant_field` member (Intercom: ``app_id``), or
+        ``None``. Unvalidated (any JSON value). No I/O."""
+        field = self.deauthorize.tenant_field if self.deauthorize is not None else ""
+        return payload.get(field) if field and isinstance(payload, dict) else None
+
+    def tenant_from_token(self, token: Mapping[str, Any]) -> str | None:
+        """The tenant the token response names in :attr:`tenant_response_field` (a JSON
+        integer such as HubSpot's ``hub_id`` as its decimal string), or ``None`` when the
+        provider declares no field or the answer lacks it. Unvalidated. No I/O."""
+        if not self.tenant_response_field:
+            return None
+        value = token.get(self.tenant_response_field)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return value if isinstance(value, str) and value else None
 
     # -- app management (optional) ------------------------------------------
     # Data and readers only: :mod:`~django_helpdesk_oauth.services.apps_api` sends the

@@ -288,6 +288,8 @@ def exchange_code(
             refresh_token = _new_refresh(profile, client, code.tenant, code.scope, family)
             body["refresh_token"] = refresh_token.token
             issued.append(refresh_token)
+        if profile.token.tenant_field:
+            body[profile.token.tenant_field] = code.tenant
         for issued_token in issued:
             state.add_token(issued_token)
         code.issued_tokens = [t.token for t in issued]

@@ -83,6 +83,8 @@ class TokenEndpoint:
     ``client_auth``: the methods accepted (RFC 7591 names; both = either, never
     both at once). ``body_formats``: ``form`` and/or ``json`` request bodies.
     ``field_order``: the answer's key order (keys not listed come last).
+    ``tenant_field``: the member of the code exchange's answer naming the tenant
+    (HubSpot's ``hub_id``); ``""``: the answer names none.
     """
 
     client_auth: frozenset[ClientAuth]
@@ -90,6 +92,7 @@ class TokenEndpoint:
     token_type: str = "Bearer"
     grant_type_required: bool = True
     field_order: tuple[str, ...] = ()
+    tenant_field: str = ""
 
 
 @dataclass(frozen=True)

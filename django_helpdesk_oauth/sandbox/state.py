@@ -23,12 +23,15 @@ assert on what the client under test sent (:attr:`SandboxState.requests`,
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
+# Aliased: SandboxState has a ``requests`` attribute (the request log).
+import requests as http
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from . import identities, profiles
@@ -407,6 +410,53 @@ class SandboxState:
         Returns how many tokens were revoked.
         """
         return self.tokens.revoke_all(tenant, provider, access_tokens)
+
+    def send_deauthorize(
+        self,
+        provider: str,
+        tenant: str,
+        url: str,
+        *,
+        client_id: str | None = None,
+        timeout: float = 10,
+    ) -> http.Response:
+        """Act as ``provider`` uninstalling the app for ``tenant`` on its side: every
+        token of ``tenant`` stops working, then the profile's signed deauthorize
+        webhook (:class:`~.profile.DeauthorizeWebhook`) is POSTed to ``url`` (the app's
+        ``helpdesk_oauth:deauthorize`` URL) and its response returned.
+
+        Signed with the secret of client ``client_id`` (default: the provider's only
+        client). Logged as endpoint ``"deauthorize"`` with the status answered. Raises
+        ``ValueError`` when the profile sends no webhook or the client is ambiguous,
+        unknown or has no secret.
+        """
+        profile = profiles.get(provider)
+        webhook = profile.deauthorize if profile is not None else None
+        if webhook is None:
+            raise ValueError(f"the sandbox {provider!r} sends no deauthorize webhook")
+        candidates = [
+            c for c in self.clients(provider) if client_id is None or c.client_id == client_id
+        ]
+        if len(candidates) != 1 or not candidates[0].client_secret:
+            raise ValueError(f"no single {provider!r} client with a secret to sign with")
+        client = candidates[0]
+        self.revoke_all(tenant, provider, access_tokens=True)
+        body = json.dumps(webhook.payload(tenant)).encode()
+        headers = {
+            "Content-Type": "application/json",
+            webhook.header: webhook.sign(body, client.client_secret or ""),
+        }
+        response = http.post(url, data=body, headers=headers, timeout=timeout)
+        self.log_request(
+            provider=provider,
+            tenant=tenant,
+            endpoint="deauthorize",
+            client_id=client.client_id,
+            path=url,
+            method="POST",
+            status=response.status_code,
+        )
+        return response
 
     def live_refresh_tokens(
         self, provider: str | None = None, tenant: str | None = None

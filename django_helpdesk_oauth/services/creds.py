@@ -9,9 +9,9 @@ done in the wrong order does not break every tenant.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
@@ -28,13 +28,21 @@ T = TypeVar("T")
 
 
 @sensitive_variables()
-def credentials(app: ProviderApp, tenant: str, *, secret: str | None = None) -> client.Credentials:
-    """The client credentials of ``app`` for ``tenant``."""
+def credentials(
+    app: ProviderApp,
+    tenant: str,
+    *,
+    secret: str | None = None,
+    config: Mapping[str, Any] | None = None,
+) -> client.Credentials:
+    """The client credentials of ``app`` for ``tenant`` and ``config`` (the
+    installation's ``connection_config``: which region's hosts)."""
     return client.Credentials(
         provider=app.provider_spec,
         tenant=tenant,
         client_id=app.client_id,
         client_secret=app.client_secret if secret is None else secret,
+        connection_config=dict(config or {}),
     )
 
 
@@ -52,12 +60,16 @@ def previous_secret(app: ProviderApp) -> str:
 
 @sensitive_variables()
 def with_secret_fallback(
-    app: ProviderApp, tenant: str, call: Callable[[client.Credentials], T]
+    app: ProviderApp,
+    tenant: str,
+    call: Callable[[client.Credentials], T],
+    *,
+    config: Mapping[str, Any] | None = None,
 ) -> T:
-    """Run ``call`` with the app's credentials; on ``invalid_client`` inside the grace
-    window, once more with the previous secret."""
+    """Run ``call`` with the app's credentials (for ``tenant`` and ``config``); on
+    ``invalid_client`` inside the grace window, once more with the previous secret."""
     try:
-        return call(credentials(app, tenant))
+        return call(credentials(app, tenant, config=config))
     except InvalidClient:
         previous = previous_secret(app)
         if not previous:
@@ -67,4 +79,4 @@ def with_secret_fallback(
             "(grace window after a rotation).",
             app.slug,
         )
-        return call(credentials(app, tenant, secret=previous))
+        return call(credentials(app, tenant, secret=previous, config=config))

@@ -1,4 +1,10 @@
-"""Confirming, after the code exchange, that new tokens belong to the flow's tenant.
+"""The tenant of new tokens, after the code exchange: confirmed, or learned.
+
+Learning (:func:`learn_tenant`): a provider that names the tenant only after the
+exchange (HubSpot, Intercom, Front) puts it in the token response or answers an
+``identity_url`` call; the provider module says where and how to read it.
+
+Confirming (:func:`confirm_tenant`):
 
 Where a provider's token endpoint is shared by every tenant (Kustomer's seed
 endpoints, ``api.apps.kustomerapp.com``), the user picks the org on the consent
@@ -15,14 +21,125 @@ import json
 import logging
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 from django.views.decorators.debug import sensitive_variables
 
 from .. import transport
-from ..exceptions import ProviderError, TenantMismatch, TenantUnconfirmed
+from ..exceptions import InvalidTenant, ProviderError, TenantMismatch, TenantUnconfirmed
 from ..providers.base import Provider
 
 logger = logging.getLogger(__name__)
+
+
+@sensitive_variables()  # the new access token, in ``token`` and the header
+def _identity_call(
+    provider: Provider, url: str, token: Mapping[str, Any], what: str, app_slug: str, tenant: str
+) -> tuple[int, bytes]:
+    """One ``GET url`` authorized by the new access token the way the provider's API
+    takes it (:attr:`Provider.api_auth_scheme`, default ``Bearer``); ``(status, body)``.
+
+    HTTPS or loopback, ``HTTP_TIMEOUT`` seconds for the whole call, no redirects, 1 MiB
+    at most. A failed call raises :class:`TenantUnconfirmed` (502); the log names
+    neither the token nor the URL (which may hold ``{token}``)."""
+    headers = {
+        **provider.api_headers,
+        "Authorization": f"{provider.api_auth_scheme} {token.get('access_token') or ''}",
+        "Accept": "application/json",
+    }
+    try:
+        response = transport.request("GET", url, provider=provider, what=what, headers=headers)
+    except ProviderError as exc:  # its message names no token, URL or body
+        logger.warning(
+            "Install of %s for tenant %r: the %s %s failed: %s",
+            app_slug,
+            tenant,
+            provider.name,
+            what,
+            exc,
+        )
+        raise TenantUnconfirmed() from None
+    return response.status_code, response.content
+
+
+@sensitive_variables()  # the new access token, in ``token`` and the identity URL
+def learn_tenant(
+    provider: Provider,
+    token: Mapping[str, Any],
+    *,
+    expected: str = "",
+    config: Mapping[str, Any] | None = None,
+    app_slug: str = "",
+) -> str:
+    """The tenant a provider names only after the code exchange
+    (:attr:`Provider.tenant_after_exchange`), validated.
+
+    From the token response (``token``, raw) when the provider puts it there
+    (:meth:`Provider.tenant_from_token`), else from one call to ``identity_url``
+    (with ``config``'s placeholders; ``{token}`` there is the URL-quoted access token)
+    read by :meth:`Provider.tenant_from_identity`. Raises :class:`TenantUnconfirmed`
+    (502, nothing stored) when the call fails, answers other than 2xx or not JSON, or
+    names no tenant or one :meth:`Provider.validate_tenant` refuses; and
+    :class:`TenantMismatch` (403) when ``expected`` (a tenant given on the install
+    URL) is not the one named. Logs quote the named value as a repr, never the token.
+    """
+    raw: Any = provider.tenant_from_token(token)
+    source = "token response"
+    if raw is None:
+        source = "identity answer"
+        if not provider.endpoint_template("identity_url"):
+            logger.error(
+                "Install of %s: the %s token response names no tenant and no identity_url "
+                "is configured.",
+                app_slug,
+                provider.name,
+            )
+            raise TenantUnconfirmed()
+        url = provider.endpoint("identity_url", "", config)
+        if "{token}" in url:
+            url = url.replace("{token}", quote(str(token.get("access_token") or ""), safe=""))
+        status, body = _identity_call(provider, url, token, "identity call", app_slug, expected)
+        if not 200 <= status < 300:
+            logger.warning(
+                "Install of %s: the %s identity call answered HTTP %s.",
+                app_slug,
+                provider.name,
+                status,
+            )
+            raise TenantUnconfirmed()
+        try:
+            raw = provider.tenant_from_identity(json.loads(body))
+        except (ValueError, UnicodeDecodeError):
+            logger.warning("Install of %s: the identity answer is not JSON.", app_slug)
+            raise TenantUnconfirmed() from None
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        raw = str(raw)  # a numeric id (a HubSpot hub id)
+    if raw is None:
+        logger.warning("Install of %s: the %s %s names no tenant.", app_slug, provider.name, source)
+        raise TenantUnconfirmed()
+    try:
+        tenant = provider.validate_tenant(raw)
+    except InvalidTenant:
+        shown = raw[:80] if isinstance(raw, str) else type(raw).__name__
+        logger.warning(
+            "Install of %s refused: the %s %s names an invalid tenant %r.",
+            app_slug,
+            provider.name,
+            source,
+            shown,
+        )
+        raise TenantUnconfirmed() from None
+    if expected and tenant != expected:
+        logger.warning(
+            "Install of %s for tenant %r refused: the %s %s names %r.",
+            app_slug,
+            expected,
+            provider.name,
+            source,
+            tenant,
+        )
+        raise _mismatch(provider, expected)
+    return tenant
 
 
 def _mismatch(provider: Provider, tenant: str) -> TenantMismatch:
@@ -51,25 +168,7 @@ def confirm_tenant(
     if not provider.tenant_check_required():
         return
     url = provider.tenant_check_url(tenant)
-    headers = {
-        "Authorization": f"Bearer {token.get('access_token') or ''}",
-        "Accept": "application/json",
-    }
-    try:
-        # HTTPS or loopback, HTTP_TIMEOUT for the whole call, no redirects, 1 MiB at most.
-        response = transport.request(
-            "GET", url, provider=provider, what="org check", headers=headers
-        )
-    except ProviderError as exc:  # its message names no token, URL or body
-        logger.warning(
-            "Install of %s for tenant %s: the %s org check failed: %s",
-            app_slug,
-            tenant,
-            provider.name,
-            exc,
-        )
-        raise TenantUnconfirmed() from None
-    status, body = response.status_code, response.content
+    status, body = _identity_call(provider, url, token, "org check", app_slug, tenant)
     if status == 401:
         # The tenant's own host does not know this token: another tenant issued it.
         logger.warning(

@@ -38,7 +38,7 @@ from ..providers import Provider
 from ..signals import installation_completed
 from ..token_response import TokenResponse
 from .creds import credentials, with_secret_fallback
-from .identity import confirm_tenant
+from .identity import confirm_tenant, learn_tenant
 from .tokens import token_fields, unusable
 from .uninstall import queue_revocation, schedule_revocation, stored_token
 
@@ -85,11 +85,28 @@ def get_app(slug: str) -> ProviderApp:
 
 @sensitive_variables()
 def begin_install(
-    app: ProviderApp, raw_tenant: Any, *, session: Any, redirect_uri: str, user: Any = None
+    app: ProviderApp,
+    raw_tenant: Any,
+    *,
+    session: Any,
+    redirect_uri: str,
+    user: Any = None,
+    config: Mapping[str, Any] | None = None,
 ) -> str:
-    """Validate the tenant, store an authorization request, return the authorize URL."""
+    """Validate the tenant and ``config`` (the ``connection_config`` the install request
+    chose, e.g. ``{"region": "eu"}``), store an authorization request, return the
+    authorize URL.
+
+    ``raw_tenant`` may be ``None`` for a provider that names the tenant after the
+    exchange (:attr:`~.Provider.tenant_after_exchange`). Raises :class:`InvalidTenant`
+    or :class:`InvalidConnectionConfig` (400) before anything is stored or built.
+    """
     provider = app.provider_spec
-    tenant = provider.validate_tenant(raw_tenant)
+    if raw_tenant is None and provider.tenant_after_exchange:
+        tenant = ""  # learned from the token response or identity_url at the callback
+    else:
+        tenant = provider.validate_tenant(raw_tenant)
+    connection_config = provider.validate_connection_config(config)
     now = timezone.now()
     state = secrets.token_urlsafe(32)
     nonce = secrets.token_urlsafe(24) if provider.nonce else ""
@@ -102,7 +119,11 @@ def begin_install(
     if verifier:
         extra.update(code_challenge=_pkce_challenge(verifier), code_challenge_method="S256")
     url = client.authorization_url(
-        credentials(app, tenant), redirect_uri=redirect_uri, scopes=scopes, state=state, extra=extra
+        credentials(app, tenant, config=connection_config),
+        redirect_uri=redirect_uri,
+        scopes=scopes,
+        state=state,
+        extra=extra,
     )
     # Expired requests are dead weight; drop them while we are here (indexed).
     AuthorizationRequest.objects.filter(expires_at__lt=now - timedelta(hours=1)).delete()
@@ -111,6 +132,7 @@ def begin_install(
         state_hash=_digest(state),
         app=app,
         tenant=tenant,
+        connection_config=connection_config,
         browser_binding=binding,
         nonce=nonce,
         code_verifier=verifier,
@@ -260,6 +282,8 @@ def complete_install(
     issuer = _single(query, "iss")
     auth_request = _claim_request(app, state, session)
     tenant = auth_request.tenant
+    # Chosen and validated at install time; nothing on the callback can change it.
+    config = provider.validate_connection_config(auth_request.connection_config)
     # An unknown issuer ("": nothing declared or configured) cannot be compared.
     expected_issuer = provider.issuer(tenant)
     if issuer is not None and expected_issuer and issuer != expected_issuer:
@@ -280,6 +304,7 @@ def complete_install(
                 redirect_uri=auth_request.redirect_uri,
                 code_verifier=auth_request.code_verifier,
             ),
+            config=config,
         )
     except ProviderError as exc:
         logger.warning("Install of %s for tenant %r failed: %s", app.slug, tenant, exc)
@@ -293,9 +318,13 @@ def complete_install(
         client_id=app.client_id,
         scopes=auth_request.scopes.split(),
     )
-    # A token endpoint shared by every tenant (Kustomer's global set) takes another
-    # org's code too: the tenant's own API host confirms it before anything is stored.
-    confirm_tenant(provider, tenant, raw, app_slug=app.slug)
+    if provider.tenant_after_exchange:
+        # Named by the token response or identity_url, validated, before anything is stored.
+        tenant = learn_tenant(provider, raw, expected=tenant, config=config, app_slug=app.slug)
+    else:
+        # A token endpoint shared by every tenant (Kustomer's global set) takes another
+        # org's code too: the tenant's own API host confirms it before anything is stored.
+        confirm_tenant(provider, tenant, raw, app_slug=app.slug)
     fields, problem = _fields_to_store(provider, raw, app_slug=app.slug, tenant=tenant)
     user = auth_request.user or (user if getattr(user, "is_authenticated", False) else None)
     with transaction.atomic():
@@ -309,6 +338,9 @@ def complete_install(
         installation.last_error = problem
         installation.last_error_at = timezone.now() if problem else None
         installation.refresh_failures = 0
+        # The replaced grant is revoked where it lives (its own region's host).
+        replaced_config = installation.connection_config
+        installation.connection_config = config
         installation.save()
         # The token the provider's revocation takes (Gorgias: the refresh token).
         strategy = provider.revocation
@@ -330,7 +362,9 @@ def complete_install(
             # The replaced grant would stay live at the provider: revoke it in the
             # background (not here: the user's callback doesn't wait on the provider).
             # Never with a call that uninstalls the app (Intercom): that ends the new grant.
-            pending = queue_revocation(app, tenant, replaced, kind=strategy.token)
+            pending = queue_revocation(
+                app, tenant, replaced, kind=strategy.token, config=replaced_config
+            )
             if pending is not None:
                 transaction.on_commit(lambda: schedule_revocation(pending))
     logger.info("Installed %s for tenant %r (installation %s).", app.slug, tenant, installation.pk)

@@ -264,6 +264,7 @@ def _refresh_holding_lease(installation_id: int, owner: str, call_deadline: floa
                 refresh_token=token.refresh_token,
                 deadline=min(time.monotonic() + app_settings.HTTP_TIMEOUT, call_deadline),
             ),
+            config=installation.connection_config,
         )
     except ProviderError as exc:
         # The lease is released by _refresh_with_lease as this propagates.

@@ -7,10 +7,13 @@ the background task retries until the provider confirms.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from celery import current_app
 from django.core.exceptions import ImproperlyConfigured
@@ -19,12 +22,19 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from .. import client
-from ..exceptions import HelpdeskOAuthError, ProviderError
+from ..exceptions import (
+    ConfigurationError,
+    FlowError,
+    HelpdeskOAuthError,
+    InvalidSignature,
+    InvalidTenant,
+    ProviderError,
+)
 from ..fields import Unreadable
 from ..models import Installation, PendingRevocation, ProviderApp, Token
 from ..providers.base import TokenKind
 from ..signals import installation_uninstalled
-from .creds import with_secret_fallback
+from .creds import previous_secret, with_secret_fallback
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +83,11 @@ def uninstall(installation: Installation, *, revoke: bool = True) -> UninstallRe
             # Stored first, in the same transaction: if revoking below fails or the
             # process dies, the background retry still has what it needs.
             pending = PendingRevocation.objects.create(
-                app=locked.app, tenant=locked.tenant, token=to_revoke, token_kind=kind
+                app=locked.app,
+                tenant=locked.tenant,
+                token=to_revoke,
+                token_kind=kind,
+                connection_config=locked.connection_config,
             )
     revoked = attempt_revocation(pending) if pending is not None else False
     if pending is not None and pending.pk is not None:
@@ -83,6 +97,62 @@ def uninstall(installation: Installation, *, revoke: bool = True) -> UninstallRe
     logger.info("Uninstalled installation %s (%r); revoked=%s.", locked.pk, locked.tenant, revoked)
     installation_uninstalled.send(Installation, installation=locked, revoked=revoked)
     return UninstallResult(locked, revoked=revoked, pending=pending)
+
+
+@sensitive_variables()  # the client secrets the signature is checked with
+def deauthorize(app: ProviderApp, body: bytes, signature: str | None) -> UninstallResult | None:
+    """The provider uninstalled ``app`` for a tenant (``helpdesk_oauth:deauthorize``).
+
+    ``body`` is the raw request body, ``signature`` the value of the provider's
+    signature header (``None`` if absent). The signature is checked first, before
+    the body is parsed (:meth:`DeauthorizeSignature.verify`, with the client secret
+    and, inside the grace window, the previous one). Then the tenant the payload
+    names gets :func:`uninstall` without revocation (the provider dropped the grant
+    already): installation ``uninstalled``, tokens erased, ``installation_uninstalled``
+    sent with ``revoked=False``. Returns ``None`` when nothing changed (an unknown or
+    already uninstalled tenant: a replayed webhook lands here).
+
+    Raises :class:`InvalidSignature` (401), :class:`FlowError` (400: not a JSON
+    object, or no valid tenant in it), :class:`ConfigurationError` when the provider
+    declares no signature scheme, :class:`DecryptionError` when the client secret
+    cannot be decrypted. Nothing changes on any of these.
+    """
+    provider = app.provider_spec
+    scheme = provider.deauthorize
+    if scheme is None:
+        raise ConfigurationError(f"The {provider.name} provider sends no deauthorize webhook.")
+    if not scheme.verify(body, signature, [app.client_secret, previous_secret(app)]):
+        logger.warning(
+            "Deauthorize for %s refused: the %s header is missing or does not sign the body.",
+            app.slug,
+            scheme.header,
+        )
+        raise InvalidSignature()
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise FlowError("The payload is not JSON.") from None
+    raw = provider.tenant_from_deauthorize(payload)
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        raw = str(raw)
+    try:
+        tenant = provider.validate_tenant(raw)
+    except InvalidTenant:
+        shown = raw[:80] if isinstance(raw, str) else type(raw).__name__
+        logger.warning(
+            "Deauthorize for %s: the payload names no valid tenant (%r).", app.slug, shown
+        )
+        raise FlowError("The payload names no valid tenant.") from None
+    installation = Installation.objects.filter(app=app, tenant=tenant).first()
+    if installation is None:
+        logger.info("Deauthorize for %s: no installation for tenant %r.", app.slug, tenant)
+        return None
+    result = uninstall(installation, revoke=False)
+    if result.already:
+        logger.info("Deauthorize for %s: tenant %r was uninstalled already.", app.slug, tenant)
+        return None
+    logger.info("Deauthorized by %s: installation %s (%r).", provider.name, installation.pk, tenant)
+    return result
 
 
 #: The Celery task that retries a revocation, by its registered name: the tasks call
@@ -127,6 +197,7 @@ def attempt_revocation(pending: PendingRevocation) -> bool:
             lambda creds: client.revoke(
                 creds, token=pending.token, token_type_hint=pending.token_kind
             ),
+            config=pending.connection_config,
         )
     except Exception as exc:
         # The uninstall that queued this has committed: whatever went wrong is one
@@ -188,7 +259,12 @@ def _describe(exc: BaseException) -> str:
 
 @sensitive_variables()
 def queue_revocation(
-    app: ProviderApp, tenant: str, token: str, *, kind: TokenKind = "refresh_token"
+    app: ProviderApp,
+    tenant: str,
+    token: str,
+    *,
+    kind: TokenKind = "refresh_token",
+    config: Mapping[str, Any] | None = None,
 ) -> PendingRevocation | None:
     """Store ``token`` (a ``kind``: ``"refresh_token"`` or ``"access_token"``) for
     revocation at the provider; ``None`` when there is nothing to do (no token, or the
@@ -200,7 +276,9 @@ def queue_revocation(
     """
     if not token or not app.provider_spec.supports_revoke:
         return None
-    return PendingRevocation.objects.create(app=app, tenant=tenant, token=token, token_kind=kind)
+    return PendingRevocation.objects.create(
+        app=app, tenant=tenant, token=token, token_kind=kind, connection_config=dict(config or {})
+    )
 
 
 @sensitive_variables()
@@ -246,7 +324,13 @@ def delete_installation(installation: Installation) -> PendingRevocation | None:
             Installation.objects.select_for_update().select_related("app").get(pk=installation.pk)
         )
         kind = locked.app.provider_spec.revocation.token
-        pending = queue_revocation(locked.app, locked.tenant, stored_token(locked, kind), kind=kind)
+        pending = queue_revocation(
+            locked.app,
+            locked.tenant,
+            stored_token(locked, kind),
+            kind=kind,
+            config=locked.connection_config,
+        )
         locked.delete()
         if pending is not None:
             transaction.on_commit(lambda: revoke_or_retry(pending))
