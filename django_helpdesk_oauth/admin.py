@@ -22,14 +22,14 @@ from django.utils.translation import ngettext
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from . import services
-from .exceptions import DecryptionError
+from .exceptions import DecryptionError, InvalidAppInput
 from .fields import is_readable, masked_value
 from .humanize import expires_in
 from .models import Installation, PendingRevocation, ProviderApp, Token
 from .reporting import sensitive_oauth_view
 from .services.secrets import (
     SecretRotationError,
-    clean_secret,
+    create_app,
     rotate_via_provider,
     set_client_secret,
 )
@@ -44,23 +44,50 @@ class SecretInput(forms.PasswordInput):
 
 
 class ProviderAppForm(forms.ModelForm):
-    """Create form: the secret is typed once. Change form: the secret is not a field at all
-    (rotate it with the "Rotate client secret" tool)."""
+    """Create form: the secret is typed once. Validating it creates the app through
+    :func:`.services.secrets.create_app`, the path ``helpdesk_oauth_register_app`` takes
+    too, so the two check the same things and write nothing on failure; its errors are
+    shown on the form. The change form has no secret field at all (rotate it with the
+    "Rotate client secret" tool)."""
 
     class Meta:
         model = ProviderApp
         fields = ["slug", "provider", "name", "client_id", "client_secret", "scopes", "enabled"]
         widgets = {"client_secret": SecretInput()}
 
-    def clean_client_secret(self) -> str:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The service says what is missing, in the words the command uses too.
+        for name in ("client_id", "client_secret"):
+            self.fields[name].required = False
+
+    @sensitive_variables()
+    def _post_clean(self) -> None:
+        # Instead of ModelForm's own model validation: the service validates everything
+        # (the model's full_clean included), then saves in one step.
+        if self.errors:
+            return
+        data = self.cleaned_data
         try:
-            return clean_secret(self.cleaned_data.get("client_secret"))
+            self.instance = create_app(
+                provider_key=data["provider"],
+                slug=data["slug"],
+                client_id=data["client_id"],
+                client_secret=data["client_secret"],
+                name=data["name"],
+                scopes=data["scopes"],
+                enabled=data["enabled"],
+            )
+        except InvalidAppInput as exc:
+            for field, problems in exc.errors.items():
+                self.add_error(field if field in self.fields else None, problems)
         except SecretRotationError as exc:
-            raise forms.ValidationError(str(exc)) from None
+            self.add_error(None, str(exc))
 
 
-class ProviderAppChangeForm(ProviderAppForm):
-    class Meta(ProviderAppForm.Meta):
+class ProviderAppChangeForm(forms.ModelForm):
+    class Meta:
+        model = ProviderApp
         fields = ["name", "client_id", "scopes", "enabled", "provider_app_name"]
 
 
@@ -113,6 +140,11 @@ class ProviderAppAdmin(admin.ModelAdmin):
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
         kwargs["form"] = ProviderAppChangeForm if obj is not None else ProviderAppForm
         return super().get_form(request, obj, change=change, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: ProviderApp, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+        # A new app was saved by the create-app service while the form was validated.
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return self.readonly_fields if obj is not None else ()

@@ -1,4 +1,4 @@
-"""Client secrets: register an app, rotate its secret, expire the previous one.
+"""Client secrets: create (or register) an app, rotate its secret, expire the previous one.
 
 A rotation keeps the previous secret (encrypted) for ``SECRET_GRACE_PERIOD``;
 :func:`.creds.with_secret_fallback` uses it when the new one is refused.
@@ -9,15 +9,16 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from django.core.exceptions import ValidationError
-from django.db import DatabaseError, transaction
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from ..conf import app_settings
-from ..exceptions import ConfigurationError, HelpdeskOAuthError, ProviderError
+from ..exceptions import ConfigurationError, HelpdeskOAuthError, InvalidAppInput, ProviderError
 from ..fields import is_readable
 from ..models import ProviderApp
+from ..providers import get_provider
 from ..signals import client_secret_rotated
 from . import apps_api
 
@@ -136,6 +137,107 @@ def rotate_via_provider(app: ProviderApp, api_key: str, *, actor: str = "") -> P
 
 
 @sensitive_variables()
+def create_app(
+    *,
+    provider_key: str,
+    slug: str,
+    client_id: str = "",
+    client_secret: str = "",
+    name: str = "",
+    scopes: str = "",
+    enabled: bool = True,
+    register_as: str = "",
+    api_key: str = "",
+) -> ProviderApp:
+    """Create a ``ProviderApp``: the one path of the admin create form and
+    ``helpdesk_oauth_register_app``.
+
+    From credentials the provider issued (``client_id``, ``client_secret``), or, with
+    ``register_as`` (the provider-side app name) and an admin ``api_key`` (used for these
+    calls only, never stored), by registering a private app through the provider's
+    app-registration API and having it generate the secret; ``name`` is then also the
+    app's title there (default ``register_as``). ``scopes``: space-separated (runs of
+    whitespace collapsed).
+
+    Every input is validated before anything is sent or written: bad input raises
+    :class:`~.exceptions.InvalidAppInput` (per-field messages); a refused or failed
+    registration raises :class:`SecretRotationError`. Nothing is written on failure.
+    """
+    errors: dict[str, list[str]] = {}
+
+    def refuse(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    try:
+        provider = get_provider(provider_key)
+    except ConfigurationError:
+        raise InvalidAppInput(
+            {"provider": [f"No provider {provider_key!r} is registered."]}
+        ) from None
+    client_id = (client_id or "").strip()
+    register_as = (register_as or "").strip()
+    if register_as:
+        if not provider.supports_app_registration:
+            refuse("__all__", f"{provider.name} has no API to register apps.")
+        if client_id or client_secret:
+            refuse(
+                "__all__", "The provider issues the client ID and secret of an app it registers."
+            )
+        if not (api_key or "").strip():
+            refuse("api_key", "An admin API key is needed to register the app.")
+    else:
+        if not client_id:
+            refuse("client_id", "The client ID is required.")
+        try:
+            client_secret = clean_secret(client_secret)
+        except SecretRotationError as exc:
+            refuse("client_secret", str(exc))
+    app = ProviderApp(
+        slug=(slug or "").strip(),
+        provider=provider.key,
+        name=(name or register_as).strip(),
+        client_id=client_id,
+        client_secret=client_secret,
+        scopes=" ".join((scopes or "").split()),
+        enabled=enabled,
+    )
+    try:
+        # Before calling the provider: a bad slug must not leave an orphan app there.
+        app.full_clean(exclude=["client_id", "client_secret"] if register_as else ["client_secret"])
+    except ValidationError as exc:
+        for field, messages in exc.message_dict.items():
+            for message in messages:
+                refuse(field if field != NON_FIELD_ERRORS else "__all__", message)
+    if errors:
+        raise InvalidAppInput(errors)
+    if register_as:
+        try:
+            app_name, app.client_id = apps_api.register_app(
+                provider, name=register_as, title=app.name, api_key=api_key.strip()
+            )
+            app.client_secret = apps_api.rotate_client_secret(
+                provider, provider_app_name=app_name, api_key=api_key.strip()
+            )
+        except (HelpdeskOAuthError, ConfigurationError, ValueError) as exc:
+            raise SecretRotationError(str(exc)) from None
+        app.provider_app_name = app_name
+    try:
+        # Atomic: a failing post_save receiver leaves no row either.
+        with transaction.atomic():
+            app.save()
+    except Exception as exc:
+        if not register_as:
+            raise
+        raise SecretRotationError(
+            f"{provider.name} registered {app.provider_app_name!r} (client id {app.client_id}) "
+            f"but it could not be stored ({type(exc).__name__}); create the ProviderApp by hand "
+            "and rotate its secret."
+        ) from exc
+    logger.info("Provider app %s (%s) created.", app.slug, provider.key)
+    return app
+
+
+@sensitive_variables()
 def register_app(
     *,
     provider_key: str,
@@ -145,36 +247,16 @@ def register_app(
     api_key: str,
     scopes: str = "",
 ) -> ProviderApp:
-    """Register a private app at the provider, generate its secret, store a ``ProviderApp``."""
-    from ..providers import get_provider
-
-    provider = get_provider(provider_key)
-    if not provider.supports_app_registration:
-        raise SecretRotationError(f"{provider.name} has no API to register apps.")
-    app = ProviderApp(slug=slug, provider=provider_key, name=title, scopes=scopes)
-    try:
-        # Before calling the provider: a bad slug must not leave an orphan app there.
-        app.full_clean(exclude=["client_id", "client_secret"])
-    except ValidationError as exc:
-        raise SecretRotationError("; ".join(exc.messages)) from None
-    try:
-        app_name, client_id = apps_api.register_app(
-            provider, name=name, title=title, api_key=api_key
-        )
-        secret = apps_api.rotate_client_secret(
-            provider, provider_app_name=app_name, api_key=api_key
-        )
-    except (HelpdeskOAuthError, ConfigurationError, ValueError) as exc:
-        raise SecretRotationError(str(exc)) from None
-    app.client_id, app.client_secret, app.provider_app_name = client_id, secret, app_name
-    try:
-        app.save()
-    except DatabaseError:
-        raise SecretRotationError(
-            f"{provider.name} registered {app_name!r} (client id {client_id}) but it could not "
-            "be stored; create the ProviderApp by hand and rotate its secret."
-        ) from None
-    return app
+    """Register private app ``name`` (title ``title``) at the provider, generate its secret,
+    store a ``ProviderApp``: :func:`create_app` with ``register_as=name``."""
+    return create_app(
+        provider_key=provider_key,
+        slug=slug,
+        name=title,
+        scopes=scopes,
+        register_as=name,
+        api_key=api_key,
+    )
 
 
 def expire_previous_secrets() -> int:

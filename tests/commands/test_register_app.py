@@ -73,7 +73,7 @@ def test_refuses_a_duplicate_or_malformed_slug(run, secret_file, gorgias_app):
     path = secret_file(SECRET)
     args = ("--provider", "gorgias", "--client-id", "x", "--client-secret-file", path)
     assert "already exists" in run.error(CMD, "--slug", "gorgias", *args)
-    assert "is not a slug" in run.error(CMD, "--slug", "bad slug/", *args)
+    assert "--slug: Enter a valid" in run.error(CMD, "--slug", "bad slug/", *args)
     assert list(ProviderApp.objects.values_list("slug", flat=True)) == ["gorgias"]
 
 

@@ -10,16 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.core.validators import validate_slug
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_variables
 
-from ...exceptions import ConfigurationError
+from ...exceptions import ConfigurationError, InvalidAppInput
 from ...models import ProviderApp
-from ...providers import get_provider, registry
-from ...services.secrets import SecretRotationError, register_app
+from ...providers import registry
+from ...services.secrets import SecretRotationError, create_app
 from ..formatting import masked, one_line
 from ..inputs import read_secret
 
@@ -66,15 +64,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         slug = options["slug"]
         try:
-            validate_slug(slug)
-        except ValidationError:
-            raise CommandError(
-                f"--slug {slug!r} is not a slug (letters, digits, '-' and '_')."
-            ) from None
-        if ProviderApp.objects.filter(slug=slug).exists():
-            raise CommandError(f"A provider app with slug {slug!r} already exists.")
-        try:
             app = self._register(options) if options["register"] else self._create(options)
+        except InvalidAppInput as exc:
+            raise CommandError(one_line(_flagged(exc))) from None
+        except (SecretRotationError, ConfigurationError) as exc:
+            raise CommandError(one_line(exc)) from None
         except CommandError:
             raise
         except Exception as exc:
@@ -103,23 +97,18 @@ class Command(BaseCommand):
                 raise CommandError(f"{flag} makes no sense with --register: the provider issues it")
         if options["name"]:
             raise CommandError("--name makes no sense with --register: use --title.")
-        provider = get_provider(options["provider"])
-        if not provider.supports_app_registration:
-            raise CommandError(f"{provider.name} has no API to register apps: use --client-id.")
         if not options["api_key_file"]:
             raise CommandError("--register needs --api-key-file PATH (an admin API key).")
         api_key = read_secret(options["api_key_file"], what="API key", option="--api-key-file")
-        try:
-            return register_app(
-                provider_key=provider.key,
-                slug=options["slug"],
-                name=options["register"],
-                title=options["title"] or options["register"],
-                api_key=api_key,
-                scopes=options["scopes"],
-            )
-        except (SecretRotationError, ConfigurationError) as exc:
-            raise CommandError(one_line(exc)) from None
+        # Validation, the provider's apps API and the write: the one create-app service.
+        return create_app(
+            provider_key=options["provider"],
+            slug=options["slug"],
+            name=options["title"] or options["register"],
+            scopes=options["scopes"],
+            register_as=options["register"],
+            api_key=api_key,
+        )
 
     def _create(self, options: dict[str, Any]) -> ProviderApp:
         for option in ("title", "api_key_file"):
@@ -127,24 +116,32 @@ class Command(BaseCommand):
                 flag = "--" + option.replace("_", "-")
                 raise CommandError(f"{flag} only makes sense with --register.")
         if not options["client_id"]:
-            raise CommandError("--client-id is required (or --register for Kustomer).")
+            raise CommandError(
+                "--client-id is required (or --register NAME where the provider "
+                "has an app-registration API)."
+            )
         secret = read_secret(
             options["client_secret_file"], what="client secret", option="--client-secret-file"
         )
-        app = ProviderApp(
+        return create_app(
+            provider_key=options["provider"],
             slug=options["slug"],
-            provider=options["provider"],
-            name=options["name"],
-            client_id=options["client_id"].strip(),
+            client_id=options["client_id"],
             client_secret=secret,
-            scopes=" ".join(options["scopes"].split()),
+            name=options["name"],
+            scopes=options["scopes"],
         )
-        try:
-            app.full_clean()
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{field}: {' '.join(messages)}" for field, messages in exc.message_dict.items()
-            )
-            raise CommandError(one_line(f"Invalid provider app: {problems}")) from None
-        app.save()
-        return app
+
+
+#: Which option carries each field, for messages.
+_OPTIONS = {"client_secret": "--client-secret-file", "api_key": "--api-key-file"}
+
+
+def _flagged(exc: InvalidAppInput) -> str:
+    """The service's per-field messages, each named by its command-line option."""
+    return "Invalid provider app: " + "; ".join(
+        " ".join(messages)
+        if field == "__all__"
+        else f"{_OPTIONS.get(field, '--' + field.replace('_', '-'))}: {' '.join(messages)}"
+        for field, messages in exc.errors.items()
+    )
