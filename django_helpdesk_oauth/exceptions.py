@@ -71,24 +71,6 @@ class InvalidAppInput(HelpdeskOAuthError, ValueError):
         )
 
 
-class InvalidAppInput(HelpdeskOAuthError, ValueError):
-    """A provider app cannot be created from this input; nothing was written or sent.
-
-    ``errors`` maps a field name (``"__all__"``: the input as a whole) to its messages;
-    ``str()`` is all of them on one line. No message quotes a secret.
-    """
-
-    def __init__(self, errors: dict[str, list[str]]) -> None:
-        self.errors = errors
-        super().__init__(
-            "Invalid provider app: "
-            + "; ".join(
-                " ".join(messages) if field == "__all__" else f"{field}: {' '.join(messages)}"
-                for field, messages in errors.items()
-            )
-        )
-
-
 class FlowError(HelpdeskOAuthError):
     """The install → consent → callback flow cannot go on; shown to the user as a 4xx page."""
 
