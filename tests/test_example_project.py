@@ -14,6 +14,8 @@ import pytest
 
 from tests.example_env import MANAGE, ROOT, example_env
 
+pytestmark = pytest.mark.example_project
+
 #: The example project's demo client secrets (config/settings.py).
 DEMO_SECRETS = (
     "demo-gorgias-secret-sandbox-only-g0rg",
