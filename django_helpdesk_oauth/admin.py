@@ -92,15 +92,20 @@ class ProviderAppChangeForm(forms.ModelForm):
 
 
 class RotateWithApiForm(forms.Form):
-    """Kustomer: the admin API key is used once to generate a new secret; never stored."""
+    """Providers with a secret-rotation API: an admin API key, used once to generate a new
+    secret; never stored. The provider's :attr:`~.providers.Provider.api_key_hint` says
+    what the key must be allowed to do."""
 
     api_key = forms.CharField(
         label=_("Admin API key"),
         widget=SecretInput(),
-        help_text=_(
-            "Needs the roles org.admin.apps and org.permission.apps. Used once, not stored."
-        ),
+        help_text=_("Used once, not stored."),
     )
+
+    def __init__(self, *args: Any, hint: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if hint:
+            self.fields["api_key"].help_text = f"{hint} {self.fields['api_key'].help_text}"
 
 
 class PasteSecretForm(forms.Form):
@@ -139,7 +144,13 @@ class ProviderAppAdmin(admin.ModelAdmin):
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any):
         kwargs["form"] = ProviderAppChangeForm if obj is not None else ProviderAppForm
-        return super().get_form(request, obj, change=change, **kwargs)
+        form = super().get_form(request, obj, change=change, **kwargs)
+        hint = obj.provider_spec.provider_app_name_hint if obj is not None else ""
+        if hint and "provider_app_name" in form.base_fields:
+            # The class is built per request: this changes no other page's field.
+            field = form.base_fields["provider_app_name"]
+            field.help_text = f"{field.help_text} {hint}"
+        return form
 
     def save_model(self, request: HttpRequest, obj: ProviderApp, form: Any, change: bool) -> None:
         if change:
@@ -205,8 +216,11 @@ class ProviderAppAdmin(admin.ModelAdmin):
         if not self.has_change_permission(request, app):
             raise PermissionDenied
         via_api = app.provider_spec.supports_secret_rotation
-        form_class = RotateWithApiForm if via_api else PasteSecretForm
-        form = form_class(request.POST or None)
+        form: forms.Form
+        if via_api:
+            form = RotateWithApiForm(request.POST or None, hint=app.provider_spec.api_key_hint)
+        else:
+            form = PasteSecretForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             actor = request.user.get_username()
             try:

@@ -274,8 +274,8 @@ class TenantMismatch(FlowError):
 
     status = 403
     public_message = (
-        "You approved the app in another organization than the one this installation is "
-        "for. Nothing was installed: start again and approve it in the same organization."
+        "You approved the app in another account than the one this installation is "
+        "for. Nothing was installed: start again and approve it in the same account."
     )
 
 
@@ -287,7 +287,7 @@ class TenantUnconfirmed(FlowError):
 
     status = 502
     public_message = (
-        "The provider could not confirm which organization approved the app. "
+        "The provider could not confirm which account approved the app. "
         "Nothing was installed; please try again."
     )
 

@@ -67,7 +67,10 @@ class ProviderApp(models.Model):
         _("provider-side app name"),
         max_length=255,
         blank=True,
-        help_text=_("The provider's own name for the app (Kustomer: the namespaced app name)."),
+        help_text=_(
+            "The provider's own name for the app, where its apps API needs one to rotate "
+            "the secret."
+        ),
     )
     previous_client_secret = EncryptedTextField(
         _("previous client secret"),
@@ -145,7 +148,7 @@ class Installation(models.Model):
     tenant = models.CharField(
         _("tenant"),
         max_length=63,
-        help_text=_("The provider-side account: Gorgias subdomain or Kustomer org name."),
+        help_text=_("The customer's account at the provider, as the provider names it."),
     )
     status = models.CharField(
         _("status"),

@@ -295,6 +295,8 @@ class Provider:
     tenant_params: ClassVar[tuple[str, ...]] = ("tenant",)
     #: What the tenant is called in pages and messages.
     tenant_label: ClassVar[str] = "account"
+    #: The kind of thing a tenant is, in a sentence ("another <name> <noun>").
+    tenant_noun: ClassVar[str] = "account"
     #: Help text shown where the user types the tenant.
     tenant_hint: ClassVar[str] = ""
     tenant_pattern: ClassVar[re.Pattern[str]] = SUBDOMAIN_LABEL
@@ -675,6 +677,11 @@ class Provider:
     #: Path, relative to ``apps_api_url``, that generates a new client secret; ``{app}`` is
     #: the provider-side app name (URL-quoted when substituted).
     secret_rotation_path: ClassVar[str] = ""
+    #: What the admin API key for these calls must be allowed to do: shown where it is
+    #: typed and in the message when the provider refuses it (401/403).
+    api_key_hint: ClassVar[str] = ""
+    #: What the provider-side app name (``ProviderApp.provider_app_name``) looks like.
+    provider_app_name_hint: ClassVar[str] = ""
 
     def app_registration_body(self, *, name: str, title: str) -> dict[str, Any]:
         """The JSON body that registers app ``name`` (shown as ``title``)."""

@@ -51,6 +51,7 @@ class KustomerProvider(Provider):
     default_scopes = ("org.permission.customer", "org.permission.conversation", "offline_access")
     tenant_params = ("org",)
     tenant_label = "Kustomer organization name"
+    tenant_noun = "organization"
     tenant_hint = "The name in your Kustomer address: https://<name>.kustomerapp.com"
     # The docs ask for the org name before the flow starts.
     ask_for_tenant = True
@@ -107,6 +108,8 @@ class KustomerProvider(Provider):
     supports_app_registration = True
     app_registration_path = "/v1/apps/available"
     secret_rotation_path = "/v1/apps/available/{app}/secret"
+    api_key_hint = "It needs the roles org.admin.apps and org.permission.apps."
+    provider_app_name_hint = "The namespaced app name, <app>_<org id>."
 
     def app_registration_body(self, *, name: str, title: str) -> dict[str, Any]:
         """The minimal private app definition."""

@@ -1,4 +1,4 @@
-"""Calls to a provider's app-management API with an admin API key (Kustomer's apps API).
+"""Calls to a provider's app-management API with an admin API key.
 
 The provider definition holds the paths and reads the answers; this module does
 the I/O. The API key is used for the one call and never stored or logged;
@@ -37,9 +37,9 @@ def post_json(provider: Provider, path: str, api_key: str, body: dict[str, Any])
         headers={"Authorization": f"Bearer {api_key}"},
     )
     if response.status_code in (401, 403):
+        hint = f" {provider.api_key_hint}" if provider.api_key_hint else ""
         raise ProviderError(
-            f"{provider.name} apps API refused the API key (HTTP {response.status_code}); "
-            "it needs the roles org.admin.apps and org.permission.apps.",
+            f"{provider.name} apps API refused the API key (HTTP {response.status_code}).{hint}",
             provider=provider.key,
             status=response.status_code,
         )

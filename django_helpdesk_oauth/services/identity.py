@@ -144,7 +144,7 @@ def learn_tenant(
 
 def _mismatch(provider: Provider, tenant: str) -> TenantMismatch:
     return TenantMismatch(
-        f"You approved the app in another {provider.name} organization, not “{tenant}”. "
+        f"You approved the app in another {provider.name} {provider.tenant_noun}, not “{tenant}”. "
         f"Nothing was installed: start again and approve it in “{tenant}”."
     )
 
@@ -168,11 +168,11 @@ def confirm_tenant(
     if not provider.tenant_check_required():
         return
     url = provider.tenant_check_url(tenant)
-    status, body = _identity_call(provider, url, token, "org check", app_slug, tenant)
+    status, body = _identity_call(provider, url, token, "tenant check", app_slug, tenant)
     if status == 401:
         # The tenant's own host does not know this token: another tenant issued it.
         logger.warning(
-            "Install of %s for tenant %s refused: the token was issued for another %s org.",
+            "Install of %s for tenant %s refused: the token was issued for another %s tenant.",
             app_slug,
             tenant,
             provider.name,
@@ -180,7 +180,7 @@ def confirm_tenant(
         raise _mismatch(provider, tenant)
     if not 200 <= status < 300:
         logger.warning(
-            "Install of %s for tenant %s: the %s org check answered HTTP %s.",
+            "Install of %s for tenant %s: the %s tenant check answered HTTP %s.",
             app_slug,
             tenant,
             provider.name,
@@ -191,7 +191,7 @@ def confirm_tenant(
         answer = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         logger.warning(
-            "Install of %s for tenant %s: the org check answer is not JSON.", app_slug, tenant
+            "Install of %s for tenant %s: the tenant check answer is not JSON.", app_slug, tenant
         )
         raise TenantUnconfirmed() from None
     named = provider.tenant_from_identity(answer)
@@ -200,7 +200,7 @@ def confirm_tenant(
             # A shared API host accepts every tenant's token: only the answer could tell.
             logger.error(
                 "Install of %s for tenant %s: the %s api_base_url is not per tenant and the "
-                "org check answer names no org, so the org cannot be confirmed.",
+                "tenant check answer names no tenant, so the tenant cannot be confirmed.",
                 app_slug,
                 tenant,
                 provider.name,
@@ -209,7 +209,7 @@ def confirm_tenant(
         return
     if named.strip().lower() != tenant:
         logger.warning(
-            "Install of %s for tenant %s refused: the token belongs to another %s org.",
+            "Install of %s for tenant %s refused: the token belongs to another %s tenant.",
             app_slug,
             tenant,
             provider.name,

@@ -91,7 +91,7 @@ def _store_secret(app: ProviderApp, new_secret: str, *, actor: str, generated: b
 
 @sensitive_variables()
 def rotate_via_provider(app: ProviderApp, api_key: str, *, actor: str = "") -> ProviderApp:
-    """Have the provider generate a new secret (Kustomer's apps API) and store it.
+    """Have the provider generate a new secret (its apps API) and store it.
 
     ``api_key`` is used for this one call: never stored, never logged.
     """

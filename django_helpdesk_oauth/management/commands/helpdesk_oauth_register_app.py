@@ -2,7 +2,7 @@
 
 Either from credentials you already have (``--client-id`` and the secret from
 ``--client-secret-file`` or stdin), or, for providers with an app-registration
-API (Kustomer), by registering a private app and generating its secret with an
+API, by registering a private app and generating its secret with an
 admin API key (``--register NAME --api-key-file F``). Secrets are never printed.
 """
 
@@ -25,8 +25,9 @@ from ..inputs import read_secret
 class Command(BaseCommand):
     help = (
         "Create a provider app (OAuth client credentials). Give --client-id and the secret "
-        "(--client-secret-file PATH, or on stdin), or, for Kustomer, --register NAME with "
-        "--api-key-file to register a private app and generate its secret through the apps API."
+        "(--client-secret-file PATH, or on stdin), or, where the provider has an "
+        "app-registration API, --register NAME with --api-key-file to register a private app "
+        "and generate its secret through that API."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -49,7 +50,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--register",
             metavar="NAME",
-            help="Register a private app called NAME at the provider (Kustomer) first.",
+            help="Register a private app called NAME at the provider first (providers with an "
+            "app-registration API).",
         )
         parser.add_argument(
             "--title", help="With --register: the app's title at the provider (default: NAME)."

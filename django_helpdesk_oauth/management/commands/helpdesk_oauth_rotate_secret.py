@@ -1,7 +1,7 @@
 """``helpdesk_oauth_rotate_secret SLUG``: rotate a provider app's client secret.
 
-Providers with a secret API (Kustomer): ``--api-key-file F`` has the provider
-generate a new secret. Others (Gorgias): regenerate it in the provider's portal
+Providers with a secret API: ``--api-key-file F`` has the provider
+generate a new secret. Others: regenerate it in the provider's portal
 and pass it with ``--secret-file F`` or on stdin. The previous secret stays
 usable for ``SECRET_GRACE_PERIOD``. Secrets are never printed.
 """
@@ -25,7 +25,8 @@ from ..inputs import get_app, read_secret
 class Command(BaseCommand):
     help = (
         "Rotate the client secret of provider app SLUG: through the provider's API with "
-        "--api-key-file (Kustomer), or store a new secret from --secret-file or stdin (Gorgias)."
+        "--api-key-file (providers with a secret-rotation API), or store a new secret from "
+        "--secret-file or stdin (the others)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
