@@ -106,9 +106,10 @@ class HubdeskProvider(_WorkspaceFromIdentity):
     tenant_pattern = re.compile(r"[0-9]{1,12}|ws-[0-9]{1,12}", re.ASCII)
 
 
-def regiondesk_settings(base: str, hosts: dict[str, str]) -> dict[str, str]:
-    """Endpoint overrides pointing Regiondesk at the sandbox served at ``base``: the
-    region's host comes from ``{api_host}`` (which each region maps, see ``hosts``)."""
+def regiondesk_settings(base: str) -> dict[str, str]:
+    """Endpoint overrides pointing Regiondesk at the sandbox served at ``base``: the host
+    is the region's ``{api_host}`` (which :func:`registered` maps per region), the path
+    keeps the profile's ``{region}`` segment."""
     urls = profile_settings(base, REGIONDESK_PROFILE)
     return {name: re.sub(r"^http://[^/]+", "http://{api_host}", url) for name, url in urls.items()}
 
@@ -129,7 +130,7 @@ def registered(sandbox, settings, key: str, hosts: dict[str, str] | None = None)
             (RegiondeskProvider,),
             {"regions": {r: {"app_host": h, "api_host": h} for r, h in chosen.items()}},
         )
-        overrides = regiondesk_settings(sandbox.base, chosen)
+        overrides = regiondesk_settings(sandbox.base)
     else:
         overrides = profile_settings(sandbox.base, profile)
     profiles.register(profile)

@@ -233,3 +233,17 @@ def test_the_sandbox_drops_the_tenants_tokens_when_it_sends_it(sandbox, installa
 def test_the_sandbox_refuses_to_send_what_a_profile_does_not(sandbox, gorgias_app):
     with pytest.raises(ValueError):
         sandbox.state.send_deauthorize("gorgias", "acme", _url(sandbox, "gorgias"))
+
+
+def test_its_error_reports_use_the_oauth_filter(installation):
+    from django.test import RequestFactory
+
+    from django_helpdesk_oauth.reporting import OAuthExceptionReporterFilter
+    from django_helpdesk_oauth.views import deauthorize
+
+    body = json.dumps({"app_id": "ws-999"}).encode()
+    request = RequestFactory().post(
+        "/", data=body, content_type="application/json", HTTP_X_HUB_SIGNATURE=_sign(body)
+    )
+    assert deauthorize(request, "regiondesk").status_code == 200
+    assert isinstance(request.exception_reporter_filter, OAuthExceptionReporterFilter)
