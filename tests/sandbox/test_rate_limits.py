@@ -145,7 +145,9 @@ def test_the_documented_gorgias_burst_is_80(server):
     # machine sending the 81 requests can't earn an extra one meanwhile.
     frozen = state.now()
     state.now = lambda: frozen
-    statuses = [gorgias_post(server).status_code for _ in range(81)]
+    # A tenant of its own: the sandbox state is process-wide, and a straggler request from
+    # an earlier test to "acme" must not count against this bucket.
+    statuses = [gorgias_post(server, tenant="burst80").status_code for _ in range(81)]
 
     assert statuses[:80] == [400] * 80
     assert statuses[80] == 429
