@@ -233,6 +233,11 @@ class ProviderContract:
         # Re-installing the same tenant updates it, never duplicates.
         assert self.run_install(browser, sandbox, app, params={}).status_code == 302
         assert Installation.objects.count() == 1 and Token.objects.count() == 1
+        # A tenant named on the install URL must be the one learnt: another is refused.
+        token = Token.objects.get().access_token
+        refused = self.run_install(browser, sandbox, app, params={"tenant": "other"})
+        assert refused.status_code == 403
+        assert Installation.objects.count() == 1 and Token.objects.get().access_token == token
 
     def test_the_sandbox_rejects_the_other_client_auth_method(self, sandbox, app):
         token_url = self.spec.endpoint("token_url", TENANT)
@@ -525,15 +530,11 @@ class ProviderContract:
         assert forged.status_code == 401
         installation.refresh_from_db()
         assert installation.status == "active" and Token.objects.exists()
-        signed = requests.post(
-            target,
-            data=body,
-            headers={
-                "Content-Type": "application/json",
-                webhook.header: webhook.sign(body, app.client_secret),
-            },
-            timeout=10,
+        # The provider side (the sandbox) signs with the client secret it holds.
+        signed = sandbox.state.send_deauthorize(
+            self.provider, TENANT, target, client_id=app.client_id
         )
         assert signed.status_code == 200
         installation.refresh_from_db()
         assert installation.status == "uninstalled" and not Token.objects.exists()
+        assert sandbox.state.matching_requests(endpoint="revoke") == []  # nothing to revoke
