@@ -136,7 +136,9 @@ class TokenResponse(Mapping[str, Any]):
     ``refresh_token``
         ``""`` when the answer has none usable.
     ``token_type``
-        ``"Bearer"`` (the only type we can send).
+        ``"Bearer"``, or the provider's declared ``api_auth_scheme`` when the answer
+        names that type (the only types we can send); stored on the ``Token`` and shown
+        in the admin.
     ``scope``
         the granted scopes, space separated (``""`` when absent).
     ``expiry``
@@ -154,11 +156,12 @@ class TokenResponse(Mapping[str, Any]):
         scope: str,
         expiry: ExpiryInfo | None,
         problem: str,
+        token_type: str = "Bearer",  # noqa: S107  (an RFC 6749 token type, not a password)
     ) -> None:
         self.raw = raw
         self.access_token = access_token
         self.refresh_token = refresh_token
-        self.token_type = "Bearer"
+        self.token_type = token_type
         self.scope = scope
         self.expiry = expiry
         self.problem = problem
@@ -341,4 +344,13 @@ def parse_token_response(provider: Provider, body: Any, *, now: datetime) -> Tok
         if problem
         else provider.token_expiry({**body, "access_token": access_token}, now),
         problem=problem,
+        token_type=_token_type(body.get("token_type"), provider.api_auth_scheme),
     )
+
+
+def _token_type(value: object, scheme: str) -> str:
+    """The RFC 6749 §7.1 token type stored with the token: ``"Bearer"`` (also when the
+    answer names none), or the provider's declared API scheme when the answer names it."""
+    if isinstance(value, str) and value.strip().lower() == scheme.lower() != "bearer":
+        return scheme
+    return "Bearer"

@@ -525,3 +525,8 @@ def test_a_token_type_naming_the_declared_api_scheme_is_usable(scheme, token_typ
     assert (parsed.access_token == "at-1-abcdefgh") is usable
     if not usable:
         assert parsed.problem == f"its token_type is not {scheme}"
+    else:
+        # What is stored on the Token (and shown in the admin): the type the answer
+        # named, in the provider's own spelling, or Bearer.
+        expected = scheme if token_type.lower() == scheme.lower() else "Bearer"
+        assert parsed.token_type == expected
