@@ -92,9 +92,14 @@ def deauthorize_url(slug: str) -> str | None:
 @pytest.mark.django_db(transaction=True)
 class ProviderContract:
     """Set ``provider`` (a registry key); override a derived value only where it cannot be
-    derived (none of the providers in this suite needs to)."""
+    derived: ``tenant`` / ``other_tenant`` where the provider's tenants are not DNS labels."""
 
     provider: ClassVar[str]
+    #: The tenant the sandbox consent page picks (the contract's one account). A provider
+    #: whose tenants have another shape sets a valid one (HubSpot hub ids are digits).
+    tenant: ClassVar[str] = TENANT
+    #: A second valid tenant, never the one installed (a mismatch on the install URL).
+    other_tenant: ClassVar[str] = "other"
 
     # -- what is derived ----------------------------------------------------------------
     @property
@@ -111,12 +116,12 @@ class ProviderContract:
     def install_params(self) -> dict[str, str]:
         if tenant_after_exchange(self.spec):
             return {}
-        return {self.spec.tenant_params[0]: TENANT}
+        return {self.spec.tenant_params[0]: self.tenant}
 
     @property
     def consent_org(self) -> str | None:
         # A global authorize host (no {tenant} in the configured URL) asks on its consent page.
-        return None if "{tenant}" in self.spec.endpoint_template("authorize_url") else TENANT
+        return None if "{tenant}" in self.spec.endpoint_template("authorize_url") else self.tenant
 
     @property
     def issues_refresh_tokens(self) -> bool:
@@ -184,7 +189,7 @@ class ProviderContract:
         if spec.access_tokens_expire:
             assert spec.fallback_lifetime > 0
         for name in ("authorize_url", "token_url", "api_base_url"):
-            url = spec.endpoint(name, TENANT)
+            url = spec.endpoint(name, self.tenant)
             assert url.startswith(("https://", "http://127.0.0.1")) and "{" not in url
 
     def test_settings_override_an_endpoint(self, settings):
@@ -192,7 +197,9 @@ class ProviderContract:
             **settings.HELPDESK_OAUTH,
             "PROVIDERS": {self.provider: {"token_url": "https://{tenant}.example.test/t"}},
         }
-        assert self.spec.endpoint("token_url", TENANT) == "https://acme.example.test/t"
+        assert (
+            self.spec.endpoint("token_url", self.tenant) == f"https://{self.tenant}.example.test/t"
+        )
 
     @pytest.mark.parametrize("tenant", BAD_TENANTS)
     def test_invalid_tenant_never_reaches_a_url(self, tenant):
@@ -211,7 +218,7 @@ class ProviderContract:
         installation = Installation.objects.get()
         assert (installation.app, installation.tenant, installation.status) == (
             app,
-            TENANT,
+            self.tenant,
             "active",
         )
         token = installation.token
@@ -229,18 +236,18 @@ class ProviderContract:
             pytest.skip(f"{self.provider}: the tenant is known before the exchange")
         response = self.run_install(browser, sandbox, app, params={})
         assert response.status_code == 302, response.text
-        assert Installation.objects.get().tenant == TENANT
+        assert Installation.objects.get().tenant == self.tenant
         # Re-installing the same tenant updates it, never duplicates.
         assert self.run_install(browser, sandbox, app, params={}).status_code == 302
         assert Installation.objects.count() == 1 and Token.objects.count() == 1
         # A tenant named on the install URL must be the one learnt: another is refused.
         token = Token.objects.get().access_token
-        refused = self.run_install(browser, sandbox, app, params={"tenant": "other"})
+        refused = self.run_install(browser, sandbox, app, params={"tenant": self.other_tenant})
         assert refused.status_code == 403
         assert Installation.objects.count() == 1 and Token.objects.get().access_token == token
 
     def test_the_sandbox_rejects_the_other_client_auth_method(self, sandbox, app):
-        token_url = self.spec.endpoint("token_url", TENANT)
+        token_url = self.spec.endpoint("token_url", self.tenant)
         fields = {"grant_type": "refresh_token", "refresh_token": "x"}
         credentials = {"client_id": app.client_id, "client_secret": app.client_secret}
         body = "json" if self.spec.token_request_format == "json" else "data"
@@ -403,7 +410,7 @@ class ProviderContract:
         self.make_due()
         if shape == "revoked_grant":
             # The customer uninstalled on the provider's side.
-            sandbox.state.revoke_all(TENANT, self.provider)
+            sandbox.state.revoke_all(self.tenant, self.provider)
         else:
             # The provider's own invalid_grant document (its profile's error body).
             body = self.profile.oauth_error_body("invalid_grant", "The refresh token is invalid.")
@@ -466,7 +473,7 @@ class ProviderContract:
                 strategy.status,
             )
             if sent == refresh_token:
-                assert not sandbox.state.live_refresh_tokens(self.provider, TENANT)
+                assert not sandbox.state.live_refresh_tokens(self.provider, self.tenant)
         else:  # the access token in the Authorization header
             [revoke] = revokes
             assert (revoke["method"], revoke["token"], revoke["status"]) == (
@@ -484,9 +491,9 @@ class ProviderContract:
         since = len(self.api_calls(sandbox))
         response = installation.api_session().get(self.api_path)
         assert response.status_code == 200, response.text
-        assert TENANT in response.text
+        assert self.tenant in response.text
         [call] = self.api_calls(sandbox, since)
-        assert call["tenant"] == TENANT
+        assert call["tenant"] == self.tenant
 
     def test_a_401_refreshes_once_and_retries_once(self, sandbox, installation):
         # The provider stops accepting the access token before its stated expiry.
@@ -519,7 +526,7 @@ class ProviderContract:
             pytest.skip(f"{self.provider} sends no provider-initiated uninstall")
         if url is None:
             pytest.skip("helpdesk_oauth:deauthorize is not routed yet")
-        body = json.dumps(webhook.payload(TENANT)).encode()
+        body = json.dumps(webhook.payload(self.tenant)).encode()
         target = f"{sandbox.url}{url}"
         forged = requests.post(
             target,
@@ -532,7 +539,7 @@ class ProviderContract:
         assert installation.status == "active" and Token.objects.exists()
         # The provider side (the sandbox) signs with the client secret it holds.
         signed = sandbox.state.send_deauthorize(
-            self.provider, TENANT, target, client_id=app.client_id
+            self.provider, self.tenant, target, client_id=app.client_id
         )
         assert signed.status_code == 200
         installation.refresh_from_db()
