@@ -75,6 +75,10 @@ def raise_for_oauth_error(
     except (ValueError, json.JSONDecodeError):
         body = None
     error = body.get("error") if isinstance(body, dict) else None
+    if error is None and not 200 <= status < 300:
+        # No RFC 6749 ``error``: the provider's own member may name it (HubSpot v1's
+        # ``status: BAD_REFRESH_TOKEN``), mapped by its declared error_code_aliases.
+        error = provider.aliased_error_code(body)
     if 200 <= status < 300 and not error:
         if not isinstance(body, dict):
             raise ProviderError(

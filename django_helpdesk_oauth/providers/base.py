@@ -327,6 +327,12 @@ class Provider:
     #: Provider-initiated uninstall (``helpdesk_oauth:deauthorize``): how the provider
     #: signs it (:class:`DeauthorizeSignature`); ``None``: it sends none (404 there).
     deauthorize: ClassVar[DeauthorizeSignature | None] = None
+    #: A provider's own error members, read from an error answer (3xx-5xx) that has no
+    #: RFC 6749 ``error``: member name → {its value → the RFC 6749 code it means}.
+    #: HubSpot's v1 endpoints answer ``{"status": "BAD_REFRESH_TOKEN", "message": …}``
+    #: only: ``{"status": {"BAD_REFRESH_TOKEN": "invalid_grant", …}}``. An ``error``
+    #: member, when present, always wins; an unlisted value is no code. ``{}``: none.
+    error_code_aliases: ClassVar[Mapping[str, Mapping[str, str]]] = {}
     #: Whether a refresh answer carries a new refresh token (spending the old one):
     #: ``"always"`` (Kustomer, Zendesk), ``"sometimes"`` (Front: near the end of its
     #: life), ``"never"`` (Gorgias, HubSpot, Zoho). Whatever comes back is stored, else
@@ -398,6 +404,12 @@ class Provider:
                 raise ValueError(f"{cls.__name__}.regions[{region!r}] is not usable")
         if cls.deauthorize is not None and not isinstance(cls.deauthorize, DeauthorizeSignature):
             raise ValueError(f"{cls.__name__}.deauthorize must be a DeauthorizeSignature")
+        for member, aliases in cls.error_code_aliases.items():
+            if not isinstance(member, str) or not all(
+                isinstance(value, str) and isinstance(code, str) and _HTTP_TOKEN.fullmatch(code)
+                for value, code in aliases.items()
+            ):
+                raise ValueError(f"{cls.__name__}.error_code_aliases[{member!r}] is not usable")
 
     @property
     def rotates_refresh_tokens(self) -> bool:
@@ -664,6 +676,19 @@ class Provider:
         if isinstance(value, int) and not isinstance(value, bool):
             return str(value)
         return value if isinstance(value, str) and value else None
+
+    def aliased_error_code(self, body: Any) -> str | None:
+        """The RFC 6749 code an error answer's parsed JSON ``body`` names through
+        :attr:`error_code_aliases` (HubSpot v1: ``status: BAD_REFRESH_TOKEN`` →
+        ``"invalid_grant"``), or ``None``. Only for a body without an ``error`` member
+        (the caller reads that one first). No I/O; never raises."""
+        if not isinstance(body, dict):
+            return None
+        for member, aliases in self.error_code_aliases.items():
+            value = body.get(member)
+            if isinstance(value, str) and value in aliases:
+                return aliases[value]
+        return None
 
     # -- app management (optional) ------------------------------------------
     # Data and readers only: :mod:`~django_helpdesk_oauth.services.apps_api` sends the
