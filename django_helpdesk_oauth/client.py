@@ -14,7 +14,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import requests
 from django.utils import timezone
@@ -130,17 +130,28 @@ def authorization_url(
     state: str,
     extra: dict[str, str],
 ) -> str:
-    """The provider's authorize URL with every parameter of the request."""
-    url = require_secure(
-        creds.provider.endpoint("authorize_url", creds.tenant, creds.connection_config)
-    )
+    """The provider's authorize URL with every parameter of the request, less the
+    standard ones the provider declares it does not take (``authorize_omits``)."""
+    provider = creds.provider
+    url = require_secure(provider.endpoint("authorize_url", creds.tenant, creds.connection_config))
     # Joined with the provider's declared separator (Zoho: a comma); none: no scope at all.
-    scope = creds.provider.scope_delimiter.join(scopes if creds.provider.scopes_supported else [])
-    session = OAuth2Session(client_id=creds.client_id, redirect_uri=redirect_uri, scope=scope)
+    scope = provider.scope_delimiter.join(scopes if provider.scopes_supported else [])
+    omits = provider.authorize_omits
+    session = OAuth2Session(
+        client_id=creds.client_id,
+        redirect_uri=None if "redirect_uri" in omits else redirect_uri,
+        scope=scope,
+    )
     try:
         full_url, _state = session.authorization_url(url, state=state, **extra)
     except InsecureTransportError:
         raise ConfigurationError(_INSECURE) from None
+    if "response_type" in omits:
+        # oauthlib always adds it; Help Scout's URL takes client_id and state only.
+        parts = urlsplit(full_url)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        kept = [(k, v) for k, v in query if k != "response_type"]
+        full_url = urlunsplit(parts._replace(query=urlencode(kept)))
     return full_url
 
 
@@ -234,7 +245,8 @@ def exchange_code(
     auth = _auth_kwargs(creds)
     body = WebApplicationClient(creds.client_id).prepare_request_body(
         code=code,
-        redirect_uri=redirect_uri,
+        # Sent only if the authorization request carried it (RFC 6749 §4.1.3).
+        redirect_uri=None if "redirect_uri" in creds.provider.authorize_omits else redirect_uri,
         # With Basic the client id travels in the header only (RFC 6749 §2.3.1).
         include_client_id="body" in auth,
         code_verifier=code_verifier or None,

@@ -78,7 +78,12 @@ RESERVED_PARAMS = frozenset(
     }
 )
 
+#: The standard authorization-request parameters a provider may declare it does not take
+#: (:attr:`Provider.authorize_omits`); ``client_id`` and ``state`` are always sent.
+OMITTABLE_AUTHORIZE_PARAMS = frozenset({"response_type", "redirect_uri"})
+
 RefreshTokenRotation = Literal["always", "sometimes", "never"]
+
 TokenKind = Literal["refresh_token", "access_token"]
 
 # RFC 9110 §5.6.2 token: what an auth scheme and a header name may be.
@@ -271,6 +276,13 @@ class Provider:
     authorize_params: ClassVar[Mapping[str, str]] = {}
     token_params: ClassVar[Mapping[str, str]] = {}
     refresh_params: ClassVar[Mapping[str, str]] = {}
+    #: Standard parameters the provider's authorization URL does not take, left out of
+    #: it: any of :data:`OMITTABLE_AUTHORIZE_PARAMS` (Help Scout's URL takes only
+    #: ``client_id`` and ``state``: ``{"response_type", "redirect_uri"}``). Without
+    #: ``redirect_uri`` the provider sends the user back to the redirect URL registered
+    #: with the app, and the code exchange leaves it out too (RFC 6749 §4.1.3 requires it
+    #: there only when the authorization request carried it).
+    authorize_omits: ClassVar[frozenset[str]] = frozenset()
     #: Scopes requested when the ``ProviderApp`` sets none.
     default_scopes: ClassVar[tuple[str, ...]] = ()
     #: What joins the scopes in the authorize URL (RFC 6749: a space; Zoho: a comma).
@@ -386,6 +398,13 @@ class Provider:
             reserved = RESERVED_PARAMS.intersection(getattr(cls, attr))
             if reserved:
                 raise ValueError(f"{cls.__name__}.{attr} may not set {sorted(reserved)}")
+        if not isinstance(cls.authorize_omits, frozenset) or (
+            cls.authorize_omits - OMITTABLE_AUTHORIZE_PARAMS
+        ):
+            raise ValueError(
+                f"{cls.__name__}.authorize_omits must be a frozenset of "
+                f"{sorted(OMITTABLE_AUTHORIZE_PARAMS)}"
+            )
         if not _HTTP_TOKEN.fullmatch(cls.api_auth_scheme):
             raise ValueError(f"{cls.__name__}.api_auth_scheme is not an HTTP token")
         for name, value in cls.api_headers.items():

@@ -272,7 +272,9 @@ def exchange_code(
             raise OAuthError("invalid_grant", "authorization code was issued to another client")
         if tenant is not None and code.tenant != tenant:
             raise OAuthError("invalid_grant", "authorization code was issued for another tenant")
-        if params.get("redirect_uri") != code.redirect_uri:
+        sent = params.get("redirect_uri")
+        # A profile whose authorize URL takes none (Help Scout) needs none here either.
+        if sent != code.redirect_uri and not (profile.redirect == "registered" and sent is None):
             raise OAuthError("invalid_grant", "redirect_uri differs from the authorization request")
         _check_pkce(profile, code.code_challenge, params.get("code_verifier"))
         code.used = True

@@ -264,7 +264,15 @@ class Profile:
     endpoint's error document (RFC 6749 §5.2 unless a provider differs).
     ``regions``: the values a ``{region}`` path segment may take. ``extra_settings``:
     more ``HELPDESK_OAUTH["PROVIDERS"]`` URLs, ``(name, path below the root)``.
+    ``admin_consent``: only administrators may approve (:class:`AdminOnlyConsent`);
+    ``None``: any user may.
+    ``redirect``: ``parameter`` (RFC 6749: the authorization request names its
+    ``redirect_uri`` and ``response_type=code``) or ``registered`` (Help Scout: the
+    request carries only ``client_id`` and ``state``, other parameters are ignored; the
+    user goes back to the client's first registered redirect URI, and the code exchange
+    needs none: one sent must still match it).
     """
+
 
     key: str
     title: str
@@ -287,6 +295,7 @@ class Profile:
     user_id: Literal["int", "hex"] = "hex"
     regions: tuple[str, ...] = ()
     extra_settings: tuple[tuple[str, str], ...] = ()
+    redirect: Literal["parameter", "registered"] = "parameter"
 
     @property
     def default_auth_server(self) -> str:

@@ -126,9 +126,15 @@ def _show_consent(
     client = state.get_client(provider, params.get("client_id"))
     if client is None:
         return _error_page(request, "Unknown client_id: this app is not registered.")
-    redirect_uri = params.get("redirect_uri")
-    if not valid_redirect_uri(client, redirect_uri):
-        return _error_page(request, "Missing, malformed or unregistered redirect_uri.")
+    if profile.redirect == "registered":
+        # Only client_id and state are read: the user goes back to the app's registered URL.
+        redirect_uri = client.redirect_uris[0] if client.redirect_uris else None
+        if redirect_uri is None:
+            return _error_page(request, "This app has no registered redirection URL.")
+    else:
+        redirect_uri = params.get("redirect_uri")
+        if not valid_redirect_uri(client, redirect_uri):
+            return _error_page(request, "Missing, malformed or unregistered redirect_uri.")
     payload: dict[str, Any] = {
         "provider": provider,
         "tenant": tenant,
@@ -141,7 +147,7 @@ def _show_consent(
         "code_challenge": None,
         "code_challenge_method": None,
     }
-    if params.get("response_type") != "code":
+    if profile.redirect == "parameter" and params.get("response_type") != "code":
         return _back_to_client(
             request,
             payload,

@@ -66,6 +66,7 @@ def token(
         client_auth=client_auth_kind(request, params),
         client_id=_claimed_client_id(request, params),
         refresh_token=params.get("refresh_token"),
+        redirect_uri=params.get("redirect_uri"),
     )
 
     def answer() -> HttpResponse:
