@@ -9,7 +9,10 @@ from __future__ import annotations
 from ..exceptions import UnknownProvider
 from .base import ExpiryInfo, Provider
 from .gorgias import GorgiasProvider
+from .hubspot import HubSpotProvider
+from .intercom import IntercomProvider
 from .kustomer import KustomerProvider
+from .zoho_desk import ZohoDeskProvider
 
 __all__ = ["ExpiryInfo", "Provider", "get_provider", "provider_choices", "register", "registry"]
 
@@ -39,3 +42,6 @@ def provider_choices() -> list[tuple[str, str]]:
 
 register(GorgiasProvider)
 register(KustomerProvider)
+register(IntercomProvider)
+register(ZohoDeskProvider)
+register(HubSpotProvider)

@@ -10,9 +10,15 @@ from __future__ import annotations
 import threading
 
 from ..profile import Profile
-from . import gorgias, kustomer
+from . import gorgias, hubspot, intercom, kustomer, zoho_desk
 
-BUILTIN: tuple[Profile, ...] = (gorgias.PROFILE, kustomer.PROFILE)
+BUILTIN: tuple[Profile, ...] = (
+    gorgias.PROFILE,
+    kustomer.PROFILE,
+    intercom.PROFILE,
+    zoho_desk.PROFILE,
+    hubspot.PROFILE,
+)
 
 _lock = threading.Lock()
 _profiles: dict[str, Profile] = {p.key: p for p in BUILTIN}
