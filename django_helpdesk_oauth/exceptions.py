@@ -155,6 +155,20 @@ class AuthorizationDenied(AuthorizationError):
     public_message = "The installation was cancelled: access was not granted."
 
 
+class AdminConsentRequired(AuthorizationError):
+    """The user who approved is not an administrator of the account, and the provider
+    lets only administrators connect an app (Front: ``?error=`` with the provider's
+    "You need to be an administrator" description, declared by
+    :attr:`~django_helpdesk_oauth.providers.base.Provider.admin_consent`): 403. Nothing
+    was installed; an administrator of the same account can start again."""
+
+    status = 403
+    public_message = (
+        "Only an administrator of the account can approve this app. Nothing was "
+        "installed: ask an administrator to install it."
+    )
+
+
 class AuthorizationServerError(AuthorizationError):
     """The provider reported a failure of its own on the callback (``?error=server_error``
     or ``temporarily_unavailable``): 502; starting again later may work."""

@@ -83,7 +83,6 @@ RESERVED_PARAMS = frozenset(
 OMITTABLE_AUTHORIZE_PARAMS = frozenset({"response_type", "redirect_uri"})
 
 RefreshTokenRotation = Literal["always", "sometimes", "never"]
-
 TokenKind = Literal["refresh_token", "access_token"]
 
 # RFC 9110 §5.6.2 token: what an auth scheme and a header name may be.
@@ -200,6 +199,36 @@ class DeauthorizeSignature:
         return ok
 
 
+@dataclass(frozen=True)
+class AdminConsent:
+    """How a provider refuses an approval by a user who is not an administrator of the
+    tenant (:attr:`Provider.admin_consent`; Front: only company admins may connect an app).
+
+    The provider sends the browser back to the callback with the RFC 6749 §4.1.2.1
+    ``?error=`` code ``error`` and an ``error_description`` containing ``description``
+    (compared case-insensitively). Such a callback raises
+    :class:`~django_helpdesk_oauth.exceptions.AdminConsentRequired` (403) instead of the
+    generic error for ``error``; every other ``?error=`` keeps its usual meaning.
+
+    Raises ``ValueError`` when ``error`` or ``description`` is empty (a rule that would
+    match every Deny).
+    """
+
+    error: str = "access_denied"
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.error or not self.description.strip():
+            raise ValueError("AdminConsent needs an error code and a description to match")
+
+    def matches(self, error: object, description: object) -> bool:
+        """Whether a callback's ``error`` and ``error_description`` (raw query values,
+        ``None`` when absent) are this refusal. No I/O; never raises."""
+        if error != self.error or not isinstance(description, str):
+            return False
+        return self.description.strip().casefold() in description.casefold()
+
+
 #: The longest access-token lifetime we believe, in seconds (a year). A provider
 #: figure beyond it (``expires_in: 1e12``, a JWT ``exp`` of ``1e20``) is garbage:
 #: trusting it would mean never refreshing, so the next source is used instead.
@@ -272,10 +301,12 @@ class Provider:
     token_request_format: ClassVar[Literal["form", "json"]] = "form"
     #: Static extra parameters of the authorization URL (beside the computed
     #: :meth:`extra_authorize_params`), the code exchange and the refresh. They may not
-    #: name a parameter the client sets itself (:data:`RESERVED_PARAMS`).
+    #: name a parameter the client sets itself (:data:`RESERVED_PARAMS`). A token or
+    #: refresh parameter may be an ``int``: a JSON number in a JSON body (Zendesk's
+    #: ``expires_in`` is an integer), its digits in a form.
     authorize_params: ClassVar[Mapping[str, str]] = {}
-    token_params: ClassVar[Mapping[str, str]] = {}
-    refresh_params: ClassVar[Mapping[str, str]] = {}
+    token_params: ClassVar[Mapping[str, str | int]] = {}
+    refresh_params: ClassVar[Mapping[str, str | int]] = {}
     #: Standard parameters the provider's authorization URL does not take, left out of
     #: it: any of :data:`OMITTABLE_AUTHORIZE_PARAMS` (Help Scout's URL takes only
     #: ``client_id`` and ``state``: ``{"response_type", "redirect_uri"}``). Without
@@ -333,6 +364,20 @@ class Provider:
     default_region: ClassVar[str] = ""
     #: The install URL's query parameter choosing the region.
     region_param: ClassVar[str] = "region"
+    #: ``(callback parameter, region value key)`` for a provider whose authorization
+    #: response names the user's data centre (Zoho: ``("accounts-server",
+    #: "accounts_server")``, the callback carrying ``accounts-server=https://accounts.zoho.eu``).
+    #: The region whose :attr:`regions` value under that key *equals* the parameter's
+    #: value replaces the install URL's region before the code exchange; a value naming
+    #: no declared region is refused (:class:`InvalidConnectionConfig`, 400) before any
+    #: URL is built or request sent. Absent: the install URL's region stays. ``()``: the
+    #: callback never chooses (DESIGN.md's rule; Zoho is its documented exception).
+    callback_region: ClassVar[tuple[str, str]] = ()
+    #: Token-response members that must name the installation's region: member → the
+    #: region value key it must equal (Zoho: ``{"api_domain": "api_domain"}``). Checked
+    #: after the code exchange, before any other request; a different value refuses the
+    #: install (:class:`InvalidConnectionConfig`). A member the answer lacks is not checked.
+    token_region_fields: ClassVar[Mapping[str, str]] = {}
     #: Other ``connection_config`` keys a provider accepts, each with the pattern its
     #: value must fullmatch (an allow-list as a regex); any other key is refused.
     connection_config_patterns: ClassVar[Mapping[str, re.Pattern[str]]] = {}
@@ -345,6 +390,9 @@ class Provider:
     #: only: ``{"status": {"BAD_REFRESH_TOKEN": "invalid_grant", …}}``. An ``error``
     #: member, when present, always wins; an unlisted value is no code. ``{}``: none.
     error_code_aliases: ClassVar[Mapping[str, Mapping[str, str]]] = {}
+    #: How the provider refuses a non-administrator's approval (:class:`AdminConsent`;
+    #: Front); ``None``: anyone who may approve does, or the provider does not say.
+    admin_consent: ClassVar[AdminConsent | None] = None
     #: Whether a refresh answer carries a new refresh token (spending the old one):
     #: ``"always"`` (Kustomer, Zendesk), ``"sometimes"`` (Front: near the end of its
     #: life), ``"never"`` (Gorgias, HubSpot, Zoho). Whatever comes back is stored, else
@@ -398,6 +446,11 @@ class Provider:
             reserved = RESERVED_PARAMS.intersection(getattr(cls, attr))
             if reserved:
                 raise ValueError(f"{cls.__name__}.{attr} may not set {sorted(reserved)}")
+        for attr in ("token_params", "refresh_params"):
+            for name, value in getattr(cls, attr).items():
+                # bool is an int subclass, but JSON true is not a number of anything.
+                if not isinstance(value, str | int) or isinstance(value, bool):
+                    raise ValueError(f"{cls.__name__}.{attr}[{name!r}] must be a str or an int")
         if not isinstance(cls.authorize_omits, frozenset) or (
             cls.authorize_omits - OMITTABLE_AUTHORIZE_PARAMS
         ):
@@ -423,6 +476,8 @@ class Provider:
                 raise ValueError(f"{cls.__name__}.regions[{region!r}] is not usable")
         if cls.deauthorize is not None and not isinstance(cls.deauthorize, DeauthorizeSignature):
             raise ValueError(f"{cls.__name__}.deauthorize must be a DeauthorizeSignature")
+        if cls.callback_region and (len(cls.callback_region) != 2 or not cls.regions):
+            raise ValueError(f"{cls.__name__}.callback_region needs (parameter, key) and regions")
         for member, aliases in cls.error_code_aliases.items():
             if not isinstance(member, str) or not all(
                 isinstance(value, str) and isinstance(code, str) and _HTTP_TOKEN.fullmatch(code)
@@ -529,6 +584,63 @@ class Provider:
         if len(values) > 1:
             raise InvalidConnectionConfig(f"The “{param}” parameter is repeated.")
         return self.validate_connection_config({"region": values[0]} if values else {})
+
+    def connection_config_from_callback(
+        self, query: Mapping[str, Any], config: Mapping[str, Any]
+    ) -> dict[str, str]:
+        """``config`` (the pending request's, validated) with the region the callback's
+        :attr:`callback_region` parameter names, when the provider declares one and the
+        callback carries it; else ``config`` unchanged. Exact comparison with the declared
+        values only: nothing from the callback reaches a URL. Raises
+        :class:`InvalidConnectionConfig` for a repeated parameter or a value naming no
+        declared region (the message quotes it as a repr, cut). No I/O."""
+        checked = self.validate_connection_config(config)
+        if not self.callback_region or not self.regions:
+            return checked
+        param, key = self.callback_region
+        getlist = getattr(query, "getlist", None)
+        values = getlist(param) if getlist else ([query[param]] if param in query else [])
+        if not values:
+            return checked
+        if len(values) > 1:
+            raise InvalidConnectionConfig(f"The “{param}” parameter is repeated.")
+        named = [r for r, hosts in self.regions.items() if hosts.get(key) == values[0]]
+        if len(named) != 1:
+            shown = str(values[0])[:80]
+            raise InvalidConnectionConfig(f"{shown!r} is not a {self.name} data centre.")
+        return self.validate_connection_config({**checked, "region": named[0]})
+
+    def check_token_region(self, token: Mapping[str, Any], config: Mapping[str, Any]) -> None:
+        """Check that the token response's :attr:`token_region_fields` name ``config``'s
+        region (Zoho's ``api_domain``). Raises :class:`InvalidConnectionConfig` (the
+        message quotes the value as a repr, cut) otherwise. No I/O."""
+        if not self.token_region_fields:
+            return
+        region = self.regions.get(self.validate_connection_config(config).get("region", ""), {})
+        for member, key in self.token_region_fields.items():
+            value = token.get(member)
+            if value is not None and value != region.get(key):
+                shown = value[:80] if isinstance(value, str) else type(value).__name__
+                raise InvalidConnectionConfig(
+                    f"The {self.name} token answer names {member} {shown!r}, not its data centre's."
+                )
+
+    def api_headers_for(self, tenant: str) -> dict[str, str]:
+        """The :attr:`api_headers` to send for ``tenant``: a ``{tenant}`` in a value is the
+        validated tenant (Zoho Desk: ``{"orgId": "{tenant}"}``); with ``tenant`` ``""``
+        (before the tenant is known) such a header is left out. Raises
+        :class:`InvalidTenant`, or :class:`ConfigurationError` when the result could not be
+        sent in a header."""
+        headers: dict[str, str] = {}
+        for name, value in self.api_headers.items():
+            if "{tenant}" in value:
+                if not tenant:
+                    continue
+                value = value.replace("{tenant}", self.validate_tenant(tenant))
+                if not _HEADER_VALUE.fullmatch(value):
+                    raise ConfigurationError(f"The {self.name} {name} header is not sendable.")
+            headers[name] = value
+        return headers
 
     @property
     def supports_revoke(self) -> bool:

@@ -99,11 +99,19 @@ class TokenEndpoint:
 class AccessTokens:
     """The access token: ``lifetime`` seconds (``None``: never expires; tests override it
     per provider through ``state.lifetimes``), what the answer says about it, and whether
-    it is an RS256 JWT (signed with the sandbox key, ``exp`` claim) or an opaque string."""
+    it is an RS256 JWT (signed with the sandbox key, ``exp`` claim) or an opaque string.
+
+    ``lifetime_param``: a token-request parameter with which the client chooses the
+    lifetime (Zendesk's ``expires_in``: a JSON integer, or digits in a form), accepted
+    within ``lifetime_param_range`` (seconds, inclusive; ``invalid_request`` outside);
+    when sent, the token lives that long and the answer carries ``expires_in`` whatever
+    ``lifetime_field`` says. ``""``: no such parameter (it is ignored as unknown)."""
 
     lifetime: int | None
     lifetime_field: LifetimeField = "expires_in"
     jwt: bool = False
+    lifetime_param: str = ""
+    lifetime_param_range: tuple[int, int] = (1, 365 * 24 * 3600)
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,8 @@ class RefreshTokens:
     ``never`` (the answer carries none; keep the old). ``reuse_revokes_family``:
     a spent token's reuse revokes every token of its grant (``None``: as
     ``state.reuse_detection`` says). ``lifetime``: seconds, ``None`` never expires.
+    ``rotation_revokes_access``: a rotating refresh also revokes the access tokens its
+    grant issued before (Zendesk deletes "the previous access and refresh tokens").
     """
 
     issue: Literal["always", "with_scope", "never"] = "always"
@@ -126,6 +136,7 @@ class RefreshTokens:
     reuse_revokes_family: bool | None = None
     lifetime: int | None = None
     nbytes: int = 32
+    rotation_revokes_access: bool = False
 
 
 @dataclass(frozen=True)
@@ -189,13 +200,16 @@ class ApiError(Exception):
 @dataclass(frozen=True)
 class ApiContext:
     """What an API route handler gets: the query, the tenant, the token's record
-    (``client_id``, ``scope``, ``tenant``), the route's match and the profile."""
+    (``client_id``, ``scope``, ``tenant``), the route's match, the profile and the
+    request's headers."""
 
     query: Any  # a QueryDict
     tenant: str
     token: Any  # an IssuedToken
     match: Any  # re.Match
     profile: Profile
+    #: The request's headers (Zoho Desk's mandatory ``orgId``); ``None`` outside a request.
+    headers: Any = None
 
 
 Handler = Callable[[ApiContext], Any]
@@ -249,6 +263,17 @@ class DeauthorizeWebhook:
         return self.prefix + digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class AdminOnlyConsent:
+    """Only an administrator of the tenant may approve an app (Front: "End users
+    authorizing OAuth apps must be admins"). When the consenting user is not one
+    (``state.consent_by_admin = False``), Allow sends the browser back to the client with
+    ``error`` and ``error_description`` (RFC 6749 §4.1.2.1) and no code."""
+
+    error: str = "access_denied"
+    description: str = "Only an administrator may authorize this request."
+
+
 def _rfc6749_error(error: str, description: str) -> dict[str, Any]:
     return {"error": error, "error_description": description}
 
@@ -262,7 +287,8 @@ class Profile:
     being the default. ``user_id``: ``int`` or ``hex`` ids of the fake users.
     ``rate_limited_body``: the 429 body. ``oauth_error_body``: the token
     endpoint's error document (RFC 6749 §5.2 unless a provider differs).
-    ``regions``: the values a ``{region}`` path segment may take. ``extra_settings``:
+    ``regions``: the values a ``{region}`` path segment may take (``callback_params`` /
+    ``token_fields``: what a data-centre provider says about them). ``extra_settings``:
     more ``HELPDESK_OAUTH["PROVIDERS"]`` URLs, ``(name, path below the root)``.
     ``admin_consent``: only administrators may approve (:class:`AdminOnlyConsent`);
     ``None``: any user may.
@@ -272,7 +298,6 @@ class Profile:
     user goes back to the client's first registered redirect URI, and the code exchange
     needs none: one sent must still match it).
     """
-
 
     key: str
     title: str
@@ -294,8 +319,14 @@ class Profile:
     oauth_error_body: Callable[[str, str], dict[str, Any]] = _rfc6749_error
     user_id: Literal["int", "hex"] = "hex"
     regions: tuple[str, ...] = ()
+    #: Data centres (Zoho): the parameters the authorization response adds for the
+    #: user's home region (``state.home_regions``, else the authorize path's region),
+    #: and the members every token answer adds for the token endpoint's region.
+    callback_params: Callable[[str], dict[str, str]] | None = None
+    token_fields: Callable[[str], dict[str, Any]] | None = None
     extra_settings: tuple[tuple[str, str], ...] = ()
     redirect: Literal["parameter", "registered"] = "parameter"
+    admin_consent: AdminOnlyConsent | None = None
 
     @property
     def default_auth_server(self) -> str:

@@ -100,6 +100,13 @@ class SandboxState:
         Replace it, or call :meth:`advance`, to expire codes and tokens without sleeping.
     ``send_iss``
         append RFC 9207's ``iss`` to authorization responses (default ``False``).
+    ``consent_by_admin``
+        whether the user on the consent page is an administrator of the tenant (default
+        ``True``); ``False`` makes a profile with ``admin_consent`` (Front) refuse the
+        Allow with its error, as the provider does for a non-admin.
+    ``home_regions``
+        ``(provider, tenant)`` → the region a data-centre profile (Zoho) names in the
+        authorization response (default: the region of the authorize path).
     ``token_delay``
         seconds every token request sleeps before answering (for benchmarks).
     ``reuse_detection``
@@ -152,6 +159,11 @@ class SandboxState:
             self.code_lifetime: int = DEFAULT_CODE_LIFETIME
             self.now: Callable[[], float] = time.time
             self.send_iss = False
+            # (provider, tenant) → the data centre the tenant's users live in (Zoho).
+            self.home_regions: dict[tuple[str, str], str] = {}
+            # False: the user on the consent page is not an administrator of the tenant
+            # (a profile with admin_consent then refuses the Allow, as Front does).
+            self.consent_by_admin = True
             self.token_delay = 0.0
             self.reuse_detection = False
             self.rate_limits_enabled = False

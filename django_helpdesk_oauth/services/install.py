@@ -20,12 +20,14 @@ from django.views.decorators.debug import sensitive_variables
 from .. import client
 from ..conf import app_settings
 from ..exceptions import (
+    AdminConsentRequired,
     AppUnavailable,
     AuthorizationDenied,
     AuthorizationError,
     AuthorizationServerError,
     CodeRejected,
     FlowError,
+    InvalidConnectionConfig,
     InvalidGrant,
     InvalidState,
     IssuerMismatch,
@@ -252,14 +254,19 @@ def _authorization_error(
     logged quoted; ``error_description`` only as a repr cut to 200 characters."""
     code = _error_code(raw_error)
     cls: type[AuthorizationError]
-    if code == "access_denied":
+    provider = app.provider_spec
+    admin_only = provider.admin_consent
+    if admin_only is not None and admin_only.matches(raw_error, description):
+        # Not a Deny: the user may not approve at all (Front: company admins only).
+        cls = AdminConsentRequired
+    elif code == "access_denied":
         cls = AuthorizationDenied
     elif code in _SERVER_ERRORS:
         cls = AuthorizationServerError
     else:
         cls = AuthorizationError
     text = description[:200] if isinstance(description, str) else ""
-    log = logger.info if cls is AuthorizationDenied else logger.warning
+    log = logger.info if cls in (AuthorizationDenied, AdminConsentRequired) else logger.warning
     log(
         "Install of %s for tenant %r: the provider answered error=%r (description %r).",
         app.slug,
@@ -267,6 +274,12 @@ def _authorization_error(
         code,
         text,
     )
+    if cls is AdminConsentRequired:
+        return cls(
+            f"Only an administrator of the {provider.name} {provider.tenant_noun} can approve "
+            "this app. Nothing was installed: ask an administrator to install it.",
+            error=code,
+        )
     return cls(error=code)
 
 
@@ -293,6 +306,9 @@ def complete_install(
         raise _authorization_error(app, tenant, error, query.get("error_description"))
     if not code:
         raise FlowError("The provider sent no authorization code.")
+    # The one exception to the rule above (Zoho's ``accounts-server``): a data centre the
+    # callback names, checked against the declared ones before any URL is built.
+    config = provider.connection_config_from_callback(query, config)
 
     try:
         raw = with_secret_fallback(
@@ -318,6 +334,12 @@ def complete_install(
         client_id=app.client_id,
         scopes=auth_request.scopes.split(),
     )
+    try:
+        # Before any other request: an answer naming another data centre is not trusted.
+        provider.check_token_region(raw, config)
+    except InvalidConnectionConfig as exc:
+        logger.warning("Install of %s for tenant %r refused: %s", app.slug, tenant, exc)
+        raise TokenExchangeFailed() from None
     if provider.tenant_after_exchange:
         # Named by the token response or identity_url, validated, before anything is stored.
         tenant = learn_tenant(provider, raw, expected=tenant, config=config, app_slug=app.slug)

@@ -26,7 +26,9 @@ from .common import base_url
 
 SIGNING_SALT = "helpdesk_oauth_sandbox.consent"
 CONSENT_MAX_AGE = 600  # seconds a consent page may stay open
-TENANT_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+# What a global consent page accepts as the account: a DNS label, or an account id with
+# inner underscores (Front's company ids, ``cmp_k30``).
+TENANT_RE = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?$")
 # RFC 7636 §4.2: an S256 challenge is 43 base64url characters.
 CODE_CHALLENGE_RE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 MAX_PARAM_LENGTH = 2048
@@ -203,6 +205,16 @@ def _decide(
         )
     if decision != "allow":
         return _error_page(request, "Choose Allow or Deny.")
+    if profile.admin_consent is not None and not state.consent_by_admin:
+        # The provider refuses a non-administrator's approval: no code, its own error.
+        refusal = profile.admin_consent
+        return _back_to_client(
+            request,
+            payload,
+            tenant,
+            error=refusal.error,
+            error_description=refusal.description,
+        )
     org = tenant
     if org is None:
         # A global endpoint (Kustomer's seed, a workspace picker): the organization
@@ -232,7 +244,12 @@ def _decide(
         code_challenge_method=payload["code_challenge_method"],
         issuer=_issuer(request, provider, tenant, endpoint_set),
     )
-    return _back_to_client(request, payload, tenant, code=code.code)
+    extra: dict[str, str] = {}
+    if profile.callback_params is not None:
+        # Zoho: the response names the data centre the user's account lives in.
+        default = getattr(request, "sandbox_region", "") or next(iter(profile.regions), "")
+        extra = profile.callback_params(state.home_regions.get((provider, org), default))
+    return _back_to_client(request, payload, tenant, code=code.code, **extra)
 
 
 @never_cache
