@@ -145,3 +145,8 @@ def test_the_rule_needs_a_code_and_words():
     assert not rule.matches("access_denied", None)
     assert not rule.matches("access_denied", ["administrator"])
     assert not rule.matches("invalid_request", "administrator")
+    # Only the words documented (Front): any code carrying them, never a missing one.
+    words_only = AdminConsent(None, "administrator")
+    assert words_only.matches("unauthorized", "You need to be an administrator")
+    assert not words_only.matches(None, "You need to be an administrator")
+    assert not words_only.matches("access_denied", "The user denied")

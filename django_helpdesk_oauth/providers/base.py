@@ -205,26 +205,29 @@ class AdminConsent:
     tenant (:attr:`Provider.admin_consent`; Front: only company admins may connect an app).
 
     The provider sends the browser back to the callback with the RFC 6749 §4.1.2.1
-    ``?error=`` code ``error`` and an ``error_description`` containing ``description``
-    (compared case-insensitively). Such a callback raises
+    ``?error=`` code ``error`` (``None``: whatever code, when the provider documents only
+    the words) and an ``error_description`` containing ``description`` (compared
+    case-insensitively). Such a callback raises
     :class:`~django_helpdesk_oauth.exceptions.AdminConsentRequired` (403) instead of the
-    generic error for ``error``; every other ``?error=`` keeps its usual meaning.
+    generic error for its code; every other ``?error=`` keeps its usual meaning.
 
-    Raises ``ValueError`` when ``error`` or ``description`` is empty (a rule that would
-    match every Deny).
+    Raises ``ValueError`` when ``description`` is blank or ``error`` is ``""`` (a rule
+    that would match every Deny).
     """
 
-    error: str = "access_denied"
+    error: str | None = "access_denied"
     description: str = ""
 
     def __post_init__(self) -> None:
-        if not self.error or not self.description.strip():
-            raise ValueError("AdminConsent needs an error code and a description to match")
+        if self.error == "" or not self.description.strip():
+            raise ValueError("AdminConsent needs the words of the description to match")
 
     def matches(self, error: object, description: object) -> bool:
         """Whether a callback's ``error`` and ``error_description`` (raw query values,
         ``None`` when absent) are this refusal. No I/O; never raises."""
-        if error != self.error or not isinstance(description, str):
+        if not isinstance(error, str) or not isinstance(description, str):
+            return False
+        if self.error is not None and error != self.error:
             return False
         return self.description.strip().casefold() in description.casefold()
 
