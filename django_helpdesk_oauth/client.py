@@ -169,12 +169,18 @@ _TOKEN_HEADERS = {
 
 
 @sensitive_variables()
-def _encode(provider: Provider, body: str) -> tuple[bytes, dict[str, str]]:
+def _encode(
+    provider: Provider, body: str, static: Mapping[str, str | int] | None = None
+) -> tuple[bytes, dict[str, str]]:
     """The token request's bytes and headers in the provider's declared format: the
     form oauthlib built as is, or (``token_request_format = "json"``) the same fields
-    as one JSON object."""
+    as one JSON object, where a declared ``int`` parameter of ``static`` (the
+    provider's ``token_params`` / ``refresh_params``) stays a JSON number."""
     if provider.token_request_format == "json":
-        fields = dict(parse_qsl(body, keep_blank_values=True))
+        fields: dict[str, str | int] = dict(parse_qsl(body, keep_blank_values=True))
+        for name, value in (static or {}).items():
+            if isinstance(value, int) and fields.get(name) == str(value):
+                fields[name] = value  # Zendesk's expires_in is a JSON integer
         return json.dumps(fields).encode("utf-8"), _JSON_TOKEN_HEADERS
     return body.encode("utf-8"), _TOKEN_HEADERS
 
@@ -184,7 +190,12 @@ _JSON_TOKEN_HEADERS = {"Accept": "application/json", "Content-Type": "applicatio
 
 
 def _call(
-    creds: Credentials, what: str, body: str, auth: Any, deadline: float | None
+    creds: Credentials,
+    what: str,
+    body: str,
+    auth: Any,
+    deadline: float | None,
+    static: Mapping[str, str | int] | None = None,
 ) -> TokenResponse:
     """POST a token request and read a 2xx answer with our parser (never oauthlib's).
 
@@ -197,7 +208,7 @@ def _call(
     url = require_secure(
         creds.provider.endpoint("token_url", creds.tenant, creds.connection_config)
     )
-    data, headers = _encode(creds.provider, body)
+    data, headers = _encode(creds.provider, body, static)
     response = transport.request(
         "POST",
         url,
@@ -253,7 +264,9 @@ def exchange_code(
         **({"client_secret": creds.client_secret} if "body" in auth else {}),
         **creds.provider.token_params,
     )
-    return _call(creds, "token exchange", body, auth.get("auth"), deadline)
+    return _call(
+        creds, "token exchange", body, auth.get("auth"), deadline, creds.provider.token_params
+    )
 
 
 @sensitive_variables()
@@ -269,7 +282,9 @@ def refresh(
     body = WebApplicationClient(creds.client_id).prepare_refresh_body(
         refresh_token=refresh_token, **auth.get("body", {}), **creds.provider.refresh_params
     )
-    return _call(creds, "token refresh", body, auth.get("auth"), deadline)
+    return _call(
+        creds, "token refresh", body, auth.get("auth"), deadline, creds.provider.refresh_params
+    )
 
 
 @sensitive_variables()

@@ -69,7 +69,11 @@ def request_params(request: HttpRequest, profile: Profile) -> dict[str, str]:
             raise OAuthError("invalid_request", "the request body is not valid JSON") from None
         if not isinstance(data, dict):
             raise OAuthError("invalid_request", "the request body must be a JSON object")
-        return {k: v for k, v in data.items() if isinstance(v, str)}
+        params = {k: v for k, v in data.items() if isinstance(v, str)}
+        chosen = data.get(profile.access.lifetime_param)
+        if isinstance(chosen, int) and not isinstance(chosen, bool):
+            params[profile.access.lifetime_param] = str(chosen)  # a JSON integer
+        return params
     if "form" not in profile.token.body_formats and request.body:
         raise OAuthError("invalid_request", "the request body must be JSON")
     return {k: request.POST.get(k, "") for k in request.POST}
@@ -152,6 +156,20 @@ def _id_token(
     return jwt.encode(claims, state.signing_key)
 
 
+def requested_lifetime(params: dict[str, str], profile: Profile) -> int | None:
+    """The lifetime the request chose by the profile's ``lifetime_param`` (seconds), or
+    ``None`` when it chose none. Raises :class:`OAuthError` ``invalid_request`` for a
+    value that is not an integer within ``lifetime_param_range``."""
+    name = profile.access.lifetime_param
+    raw = params.get(name) if name else None
+    if raw is None:
+        return None
+    low, high = profile.access.lifetime_param_range
+    if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
+        raise OAuthError("invalid_request", f"{name} must be an integer from {low} to {high}")
+    return int(raw)
+
+
 def _issue_access(
     profile: Profile,
     client: SandboxClient,
@@ -160,10 +178,12 @@ def _issue_access(
     issuer: str,
     family: str,
     id_token_nonce: tuple[str | None] | None,
+    requested: int | None = None,
 ) -> tuple[dict[str, Any], IssuedToken]:
     """The answer's access-token part and its record; ``id_token_nonce`` ``(nonce,)`` asks
-    for an id_token (where the profile speaks OpenID and ``openid`` was granted)."""
-    lifetime = state.lifetime(profile)
+    for an id_token (where the profile speaks OpenID and ``openid`` was granted);
+    ``requested``: the lifetime the client chose (:func:`requested_lifetime`)."""
+    lifetime = requested if requested is not None else state.lifetime(profile)
     now: float = int(state.now()) if profile.access.jwt else state.now()
     expires = now + int(lifetime) if lifetime is not None else None
     if profile.access.jwt:
@@ -188,7 +208,7 @@ def _issue_access(
     body: dict[str, Any] = {"access_token": value, "token_type": profile.token.token_type}
     if lifetime is not None:
         field = profile.access.lifetime_field
-        if field == "expires_in":
+        if field == "expires_in" or requested is not None:
             body["expires_in"] = int(lifetime)
         elif field == "expires_in_zero":
             body["expires_in"] = 0
@@ -277,10 +297,18 @@ def exchange_code(
         if sent != code.redirect_uri and not (profile.redirect == "registered" and sent is None):
             raise OAuthError("invalid_grant", "redirect_uri differs from the authorization request")
         _check_pkce(profile, code.code_challenge, params.get("code_verifier"))
+        requested = requested_lifetime(params, profile)
         code.used = True
         family = new_secret(8)
         body, access = _issue_access(
-            profile, client, code.tenant, code.scope, issuer or code.issuer, family, (code.nonce,)
+            profile,
+            client,
+            code.tenant,
+            code.scope,
+            issuer or code.issuer,
+            family,
+            (code.nonce,),
+            requested,
         )
         issued = [access]
         policy = profile.refresh
@@ -334,13 +362,19 @@ def refresh(
         if not set(scope.split()) <= set(record.scope.split()):
             raise OAuthError("invalid_scope", "scope exceeds the one originally granted")
         on_refresh = (None,) if profile.openid and profile.openid.id_token_on_refresh else None
-        body, access = _issue_access(
-            profile, client, record.tenant, scope, issuer, record.family, on_refresh
-        )
-        issued = [access]
+        requested = requested_lifetime(params, profile)
         rotate = policy.rotation == "always" or (
             policy.rotation == "sometimes" and state.now() - record.issued_at >= policy.rotate_after
         )
+        if rotate and policy.rotation_revokes_access:
+            # Zendesk: the previous access token dies with the refresh token it came with.
+            for earlier in list(state.access_tokens.values()):
+                if earlier.family == record.family and not earlier.revoked:
+                    state.revoke_token(earlier.token)
+        body, access = _issue_access(
+            profile, client, record.tenant, scope, issuer, record.family, on_refresh, requested
+        )
+        issued = [access]
         if rotate:
             record.spent = True
             state.counters["rotations"] += 1
