@@ -44,6 +44,8 @@ class InstallationSession(requests.Session):
         # The provider's declared API auth scheme and static headers (checked when its
         # class was created: an RFC 9110 token, header-safe values).
         self._provider = installation.provider_spec
+        # A ``{tenant}`` in a declared header (Zoho Desk's orgId) is this installation's.
+        self._tenant = installation.tenant
         base = urlsplit(self.base_url)
         self._origin = (base.scheme, base.netloc)
         self._cached: Token | None = None
@@ -161,7 +163,7 @@ class InstallationSession(requests.Session):
             token = self._replace_unusable(token)
         # The provider's static headers, then the caller's (same name: the caller's
         # wins), then ours: Authorization is always the installation's token.
-        headers = CaseInsensitiveDict(self._provider.api_headers)
+        headers = CaseInsensitiveDict(self._provider.api_headers_for(self._tenant))
         headers.update(kwargs.pop("headers", None) or {})
         headers["Authorization"] = f"{self._provider.api_auth_scheme} {token.access_token}"
         return super().request(method, url, headers=headers, **kwargs)

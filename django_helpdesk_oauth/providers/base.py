@@ -375,7 +375,7 @@ class Provider:
     #: no declared region is refused (:class:`InvalidConnectionConfig`, 400) before any
     #: URL is built or request sent. Absent: the install URL's region stays. ``()``: the
     #: callback never chooses (DESIGN.md's rule; Zoho is its documented exception).
-    callback_region: ClassVar[tuple[str, str]] = ()
+    callback_region: ClassVar[tuple[str, str] | tuple[()]] = ()
     #: Token-response members that must name the installation's region: member → the
     #: region value key it must equal (Zoho: ``{"api_domain": "api_domain"}``). Checked
     #: after the code exchange, before any other request; a different value refuses the

@@ -402,6 +402,7 @@ def revoke(params: dict[str, str], profile: Profile, tenant: str, client: Sandbo
                 and kind in profile.revocation.token_kinds
                 and record.provider == profile.key
                 and record.client_id == client.client_id
-                and record.tenant == tenant
+                # A global host ("": no tenant in its path) serves every tenant's tokens.
+                and (not tenant or record.tenant == tenant)
             ):
                 state.revoke_token(value)

@@ -43,7 +43,8 @@ def _identity_call(
     at most. A failed call raises :class:`TenantUnconfirmed` (502); the log names
     neither the token nor the URL (which may hold ``{token}``)."""
     headers = {
-        **provider.api_headers,
+        # The tenant is not known yet (or not confirmed): no ``{tenant}`` header.
+        **provider.api_headers_for(""),
         "Authorization": f"{provider.api_auth_scheme} {token.get('access_token') or ''}",
         "Accept": "application/json",
     }

@@ -79,7 +79,9 @@ def dispatch(
             for pattern, route in routes:
                 match = re.fullmatch(pattern, path)
                 if match is not None:
-                    context = ApiContext(request.GET, token.tenant, token, match, profile)
+                    context = ApiContext(
+                        request.GET, token.tenant, token, match, profile, request.headers
+                    )
                     return json_response(route(context))
             raise ApiError(404, "not_found", f"no API resource at {request.path}")
         except ApiError as error:

@@ -127,7 +127,8 @@ def _serve(route: Route) -> Callable[..., HttpResponse]:
     def view(request: HttpRequest, **kwargs: Any) -> HttpResponse:
         if route.methods is not None and request.method not in route.methods:
             return HttpResponseNotAllowed(route.methods)
-        kwargs.pop("region", None)  # a region segment only picks the host
+        # A region segment picks the host; kept on the request for a data-centre profile.
+        request.sandbox_region = kwargs.pop("region", None) or ""  # type: ignore[attr-defined]
         return route.handler(request, **kwargs)
 
     return view if route.csrf else csrf_exempt(view)

@@ -103,12 +103,25 @@ def _grant(
         if grant_type is None and not profile.token.grant_type_required:
             grant_type = "refresh_token" if "refresh_token" in params else "authorization_code"
         if grant_type == "authorization_code":
-            return _answer(profile, exchange_code(params, profile, tenant, client, iss))
+            return _answer(
+                profile,
+                _regional(request, profile, exchange_code(params, profile, tenant, client, iss)),
+            )
         if grant_type == "refresh_token":
-            return _answer(profile, refresh(params, profile, tenant, client, iss))
+            return _answer(
+                profile, _regional(request, profile, refresh(params, profile, tenant, client, iss))
+            )
         raise OAuthError("unsupported_grant_type", f"grant_type {grant_type!r} is not supported")
     except OAuthError as error:
         return _error(profile, error)
+
+
+def _regional(request: HttpRequest, profile: Profile, body: dict) -> dict:
+    """``body`` with the members a data-centre profile adds for this endpoint's region
+    (Zoho's ``api_domain``)."""
+    if profile.token_fields is None:
+        return body
+    return {**body, **profile.token_fields(getattr(request, "sandbox_region", ""))}
 
 
 @csrf_exempt
