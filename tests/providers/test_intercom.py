@@ -193,6 +193,27 @@ class TestIntercom(ProviderContract):
         assert entry["never_expires"] is True and entry["expires_at"] is None
         assert entry["due"] is False
 
+    def test_the_admin_list_says_never_expires(self, installation, admin_client):
+        page = admin_client.get(reverse("admin:helpdesk_oauth_installation_changelist"))
+        assert page.status_code == 200
+        assert "never expires" in page.content.decode()
+        assert Token.objects.get().access_token[-8:] not in page.content.decode()
+
+    # -- the API --------------------------------------------------------------------------
+    def test_the_api_answers_the_workspaces_data_and_intercoms_errors(self, installation):
+        session = installation.api_session()
+        conversations = session.get("conversations", params={"per_page": 2}).json()
+        assert conversations["type"] == "list" and len(conversations["conversations"]) == 2
+        assert conversations["pages"]["next"]["starting_after"] == "2"
+        assert session.get("conversations/1000").json()["type"] == "conversation"
+        assert session.get("admins").json()["type"] == "admin.list"
+        missing = session.get("conversations/999999")
+        assert missing.status_code == 404
+        assert missing.json()["type"] == "error.list"
+        assert missing.json()["errors"][0]["code"] == "not_found"
+        bad = session.get("contacts", params={"per_page": 500})
+        assert bad.status_code == 400 and bad.json()["errors"][0]["code"] == "invalid_parameter"
+
     # -- the workspace from /me -----------------------------------------------------------
     def test_the_workspace_comes_from_me(self, sandbox, browser, app):
         assert self.run_install(browser, sandbox, app, org="a86dr8yl").status_code == 302
