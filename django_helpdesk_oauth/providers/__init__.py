@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..exceptions import UnknownProvider
 from .base import ExpiryInfo, Provider
 from .gorgias import GorgiasProvider
+from .helpscout import HelpScoutProvider
 from .hubspot import HubSpotProvider
 from .intercom import IntercomProvider
 from .kustomer import KustomerProvider
@@ -45,3 +46,4 @@ register(KustomerProvider)
 register(IntercomProvider)
 register(ZohoDeskProvider)
 register(HubSpotProvider)
+register(HelpScoutProvider)

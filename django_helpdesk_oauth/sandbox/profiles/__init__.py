@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 
 from ..profile import Profile
-from . import gorgias, hubspot, intercom, kustomer, zoho_desk
+from . import gorgias, helpscout, hubspot, intercom, kustomer, zoho_desk
 
 BUILTIN: tuple[Profile, ...] = (
     gorgias.PROFILE,
@@ -18,6 +18,7 @@ BUILTIN: tuple[Profile, ...] = (
     intercom.PROFILE,
     zoho_desk.PROFILE,
     hubspot.PROFILE,
+    helpscout.PROFILE,
 )
 
 _lock = threading.Lock()
