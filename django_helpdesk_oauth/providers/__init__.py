@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..exceptions import UnknownProvider
 from .base import ExpiryInfo, Provider
+from .front import FrontProvider
 from .gorgias import GorgiasProvider
 from .helpscout import HelpScoutProvider
 from .hubspot import HubSpotProvider
@@ -47,3 +48,4 @@ register(IntercomProvider)
 register(ZohoDeskProvider)
 register(HubSpotProvider)
 register(HelpScoutProvider)
+register(FrontProvider)

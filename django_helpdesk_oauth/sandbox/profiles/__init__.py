@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 
 from ..profile import Profile
-from . import gorgias, helpscout, hubspot, intercom, kustomer, zoho_desk
+from . import front, gorgias, helpscout, hubspot, intercom, kustomer, zoho_desk
 
 BUILTIN: tuple[Profile, ...] = (
     gorgias.PROFILE,
@@ -19,6 +19,7 @@ BUILTIN: tuple[Profile, ...] = (
     zoho_desk.PROFILE,
     hubspot.PROFILE,
     helpscout.PROFILE,
+    front.PROFILE,
 )
 
 _lock = threading.Lock()
