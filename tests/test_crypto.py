@@ -73,7 +73,7 @@ def test_malformed_key_is_a_configuration_error(settings):
 
 
 def test_unknown_provider_in_settings_fails_the_checks(settings):
-    settings.HELPDESK_OAUTH = {**settings.HELPDESK_OAUTH, "PROVIDERS": {"zendesk": {}}}
+    settings.HELPDESK_OAUTH = {**settings.HELPDESK_OAUTH, "PROVIDERS": {"nosuchdesk": {}}}
     assert "helpdesk_oauth.E002" in [m.id for m in checks.run_checks()]
 
 

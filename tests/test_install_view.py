@@ -121,7 +121,7 @@ def test_redirect_base_url_setting(client, gorgias_app, settings):
 
 
 def test_app_of_an_unregistered_provider_is_404(client, gorgias_app):
-    type(gorgias_app).objects.filter(pk=gorgias_app.pk).update(provider="zendesk")
+    type(gorgias_app).objects.filter(pk=gorgias_app.pk).update(provider="nosuchdesk")
     response = client.get(install_url("gorgias"), {"account": "acme"})
     assert response.status_code == 404
     assert nothing_written()

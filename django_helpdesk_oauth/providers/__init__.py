@@ -14,6 +14,7 @@ from .helpscout import HelpScoutProvider
 from .hubspot import HubSpotProvider
 from .intercom import IntercomProvider
 from .kustomer import KustomerProvider
+from .zendesk import ZendeskProvider
 from .zoho_desk import ZohoDeskProvider
 
 __all__ = ["ExpiryInfo", "Provider", "get_provider", "provider_choices", "register", "registry"]
@@ -49,3 +50,4 @@ register(ZohoDeskProvider)
 register(HubSpotProvider)
 register(HelpScoutProvider)
 register(FrontProvider)
+register(ZendeskProvider)

@@ -79,7 +79,9 @@ def test_refuses_a_duplicate_or_malformed_slug(run, secret_file, gorgias_app):
 
 @pytest.mark.django_db
 def test_refuses_an_unknown_provider(run):
-    assert "invalid choice: 'zendesk'" in run.error(CMD, "--provider", "zendesk", "--slug", "z")
+    assert "invalid choice: 'nosuchdesk'" in run.error(
+        CMD, "--provider", "nosuchdesk", "--slug", "z"
+    )
 
 
 @pytest.mark.django_db

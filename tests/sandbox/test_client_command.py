@@ -95,7 +95,7 @@ def test_list_filters_by_provider(state_file):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["add", "zendesk", "c"], "Unknown provider"),
+        (["add", "nosuchdesk", "c"], "Unknown provider"),
         (["add", "gorgias", "has space"], "CLIENT_ID"),
         (["add", "gorgias", "c", "--redirect-uri", "/relative"], "--redirect-uri"),
         (["add", "gorgias", "c", "--redirect-uri", "https://a.example/cb#frag"], "--redirect-uri"),

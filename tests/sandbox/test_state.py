@@ -42,7 +42,7 @@ def test_settings_clients_and_keys_are_loaded_lazily_and_reset_rereads_them(sett
 
 def test_register_client_rejects_unknown_providers():
     with pytest.raises(ValueError):
-        state.register_client("zendesk", "x", "y")
+        state.register_client("nosuchdesk", "x", "y")
 
 
 def test_client_repr_hides_the_secret():

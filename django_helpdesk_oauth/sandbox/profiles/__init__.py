@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 
 from ..profile import Profile
-from . import front, gorgias, helpscout, hubspot, intercom, kustomer, zoho_desk
+from . import front, gorgias, helpscout, hubspot, intercom, kustomer, zendesk, zoho_desk
 
 BUILTIN: tuple[Profile, ...] = (
     gorgias.PROFILE,
@@ -20,6 +20,7 @@ BUILTIN: tuple[Profile, ...] = (
     hubspot.PROFILE,
     helpscout.PROFILE,
     front.PROFILE,
+    zendesk.PROFILE,
 )
 
 _lock = threading.Lock()
