@@ -12,11 +12,14 @@ from django.core.management.base import CommandError, OutputWrapper
 from django_helpdesk_oauth.management.formatting import ago, duration, expires_in, table
 from django_helpdesk_oauth.management.inputs import read_secret
 from django_helpdesk_oauth.management.progress import ProgressBar
+from django_helpdesk_oauth.providers import registry
 from tests.commands.conftest import assert_no_secrets
 
 HELP = {
     "helpdesk_oauth_register_app": (
-        "--provider {gorgias,kustomer}",
+        "--provider",
+        # Every registered provider is a choice (argparse may wrap the list).
+        *registry,
         "--client-secret-file PATH",
         "--register NAME",
         "--api-key-file PATH",
