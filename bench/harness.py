@@ -32,6 +32,12 @@ KUSTOMER_CLIENT_ID = "kustomer-test-client"
 KUSTOMER_CLIENT_SECRET = "kustomer-test-secret-0001"  # the sandbox's test client (tests.settings)
 KUSTOMER_SCOPE = "org.permission.customer org.permission.conversation offline_access"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+# A Zendesk client registered with the sandbox at seeding time (tests.settings has none).
+ZENDESK_CLIENT_ID = "zendesk-bench-client"
+ZENDESK_CLIENT_SECRET = "zendesk-bench-secret-0001"
+ZENDESK_SCOPE = "read"
+#: Seconds: Zendesk's access-token lifetime (what ZendeskProvider asks for).
+ZENDESK_LIFETIME = 1800
 
 
 # -- environment probes -----------------------------------------------------------
@@ -127,6 +133,78 @@ def seed_kustomer(count: int, *, due: bool = True, prefix: str = "org") -> list[
                 token_type="bearer",
                 scope=KUSTOMER_SCOPE,
                 expires_at=now if due else now + timedelta(days=1),
+                issued_at=now,
+            )
+        )
+    Token.objects.bulk_create(tokens, batch_size=1000)
+    return [i.pk for i in installations]
+
+
+def zendesk_app():
+    """The Zendesk ``ProviderApp``, its client registered with the sandbox (again after
+    every ``state.reset()``, which forgets clients registered at run time)."""
+    from django_helpdesk_oauth.models import ProviderApp
+    from django_helpdesk_oauth.sandbox.state import state
+
+    if state.get_client("zendesk", ZENDESK_CLIENT_ID) is None:
+        state.register_client("zendesk", ZENDESK_CLIENT_ID, ZENDESK_CLIENT_SECRET, "Bench Zendesk")
+    app, _ = ProviderApp.objects.get_or_create(
+        slug="zendesk",
+        defaults={
+            "provider": "zendesk",
+            "name": "Bench Zendesk App",
+            "client_id": ZENDESK_CLIENT_ID,
+            "client_secret": ZENDESK_CLIENT_SECRET,
+            "scopes": ZENDESK_SCOPE,
+        },
+    )
+    return app
+
+
+def seed_zendesk(count: int, *, prefix: str = "sub") -> list[int]:
+    """Create ``count`` active Zendesk installations whose tokens the sandbox knows (as if
+    installed through the flow), all due: ``expires_at`` is now, the granted ``lifetime``
+    ``ZENDESK_LIFETIME`` seconds. Every refresh of them rotates (the sandbox deletes the
+    previous pair). Returns the installation ids."""
+    from django.utils import timezone
+
+    from django_helpdesk_oauth.models import Installation, Token
+    from django_helpdesk_oauth.sandbox.state import IssuedToken, new_secret, state
+
+    app = zendesk_app()
+    now = timezone.now()
+    epoch = time.time()
+    installations = Installation.objects.bulk_create(
+        [Installation(app=app, tenant=f"{prefix}{i}") for i in range(count)], batch_size=1000
+    )
+    tokens = []
+    for installation in installations:
+        family = new_secret(8)
+        pair = [
+            IssuedToken(
+                new_secret(),
+                kind,
+                "zendesk",
+                ZENDESK_CLIENT_ID,
+                installation.tenant,
+                ZENDESK_SCOPE,
+                epoch,
+                epoch + ZENDESK_LIFETIME if kind == "access" else None,
+                family,
+            )
+            for kind in ("access", "refresh")
+        ]
+        for issued in pair:
+            state.add_token(issued)
+        tokens.append(
+            Token(
+                installation=installation,
+                access_token=pair[0].token,
+                refresh_token=pair[1].token,
+                token_type="bearer",
+                scope=ZENDESK_SCOPE,
+                expires_at=now,
+                lifetime=timedelta(seconds=ZENDESK_LIFETIME),
                 issued_at=now,
             )
         )
