@@ -20,6 +20,12 @@ pytestmark = pytest.mark.example_project
 DEMO_SECRETS = (
     "demo-gorgias-secret-sandbox-only-g0rg",
     "demo-kustomer-secret-sandbox-only-kust",
+    "demo-zendesk-secret-sandbox-only-zend",
+    "demo-hubspot-secret-sandbox-only-hubs",
+    "demo-intercom-secret-sandbox-only-intc",
+    "demo-front-secret-sandbox-only-frnt",
+    "demo-helpscout-secret-sandbox-only-hlps",
+    "demo-zoho-desk-secret-sandbox-only-zoho",
 )
 STEPS = (
     "1. Gorgias install",
@@ -28,8 +34,34 @@ STEPS = (
     "4. Refresh through Celery",
     "5. Operations: rotate the Kustomer client secret",
     "6. Uninstall",
-    "7. Summary",
+    "7. Every provider",
+    "8. Summary",
 )
+#: Step 7's line per provider: name, where the tenant came from, the API call, the refresh
+#: (or "never expires"), the uninstall, as each provider's definition says.
+PROVIDER_LINES = {
+    "Gorgias": r"installed @ acme \(\?account=\) · GET account → 200 · refreshed, "
+    r"expires in 2[34] h \d\d min, refresh token kept · uninstalled, revoked at the provider",
+    "Kustomer": r"installed @ acme \(\?org=\) · GET users/current → 200 · refreshed, "
+    r"expires in 2[34] h \d\d min, refresh token rotated · uninstalled, "
+    r"nothing to revoke \(tokens erased\)",
+    "Zendesk": r"installed @ acme \(\?subdomain=\) · GET users/me.json → 200 · refreshed, "
+    r"expires in 0 h [23]\d min, refresh token rotated · uninstalled, revoked at the provider",
+    "HubSpot": r"installed @ 2450981 \(learnt after the exchange\) · GET "
+    r"account-info/v3/details → 200 · refreshed, expires in 0 h [23]\d min, refresh token "
+    r"kept · uninstalled, revoked at the provider",
+    "Intercom": r"installed @ acme \(learnt after the exchange, region eu\) · GET me → 200 · "
+    r"never expires \(no refresh token, never swept\) · uninstalled, revoked at the provider",
+    "Front": r"installed @ cmp_acme \(learnt after the exchange\) · GET me → 200 · refreshed, "
+    r"expires in [01] h \d\d min, refresh token (kept|rotated) · "
+    r"uninstalled, nothing to revoke \(tokens erased\)",
+    "Help Scout": r"installed @ acme \(learnt after the exchange\) · GET users/me → 200 · "
+    r"refreshed, expires in 4[78] h \d\d min, refresh token rotated · uninstalled, nothing "
+    r"to revoke \(tokens erased\)",
+    "Zoho Desk": r"installed @ 20012345 \(learnt after the exchange, region us from the "
+    r"callback\) · GET tickets → 200 · refreshed, expires in [01] h \d\d min, refresh token "
+    r"kept · uninstalled, revoked at the provider",
+}
 # Sandbox tokens, codes and Fernet keys are 32+ URL-safe characters; JWTs start with eyJ.
 TOKEN_LIKE = re.compile(r"[A-Za-z0-9_-]{32,}|eyJ[A-Za-z0-9_-]+\.")
 
@@ -73,6 +105,12 @@ def test_walkthrough_runs_every_step_and_prints_no_secret(run):
     assert "kept its refresh token" in result.stdout
     assert "refresh token rotated" in result.stdout
     assert "with HTTP Basic client auth" in result.stdout
+    # Step 7: exactly one line per provider, each through the whole lifecycle.
+    step7 = result.stdout.split("7. Every provider", 1)[1].split("8. Summary", 1)[0]
+    lines = [line.strip() for line in step7.splitlines() if " installed @ " in line]
+    assert len(lines) == len(PROVIDER_LINES), step7
+    for (name, pattern), line in zip(PROVIDER_LINES.items(), lines, strict=True):
+        assert re.fullmatch(re.escape(name) + r":\s+" + pattern, line), line
     # Kustomer's per-org endpoints by default: its consent page asks for no org.
     assert "typed organization" not in result.stdout
     for secret in DEMO_SECRETS:

@@ -18,7 +18,7 @@ itself. A deployment sets environment variables (or ``example_project/.env``):
 ``SANDBOX_BASE_URL``
     Where the sandbox providers are served (default
     ``http://127.0.0.1:8000/sandbox``, i.e. ``runserver`` itself). Set it to
-    an empty value to talk to the real Gorgias and Kustomer.
+    an empty value to talk to the real providers.
 ``SANDBOX_KUSTOMER_ENDPOINTS``
     Kustomer's endpoint set in the sandbox: ``per_org`` (default, like the
     package's: the org's own consent page and token host) or ``seed`` (the
@@ -182,6 +182,8 @@ def _encryption_keys() -> list[str]:
 
 SANDBOX_BASE_URL = env("SANDBOX_BASE_URL", default="http://127.0.0.1:8000/sandbox")
 SANDBOX_KUSTOMER_ENDPOINTS = env("SANDBOX_KUSTOMER_ENDPOINTS", default="per_org")
+# This project's own address, where the sandbox is mounted (…/sandbox stripped).
+SANDBOX_SITE_URL = SANDBOX_BASE_URL.rstrip("/").removesuffix("/sandbox")
 
 HELPDESK_OAUTH = {
     "ENCRYPTION_KEYS": _encryption_keys(),
@@ -214,6 +216,45 @@ HELPDESK_OAUTH_SANDBOX = {
             # helpdesk_oauth_rotate_secret can rotate its secret with the admin key below.
             "app_name": "demoapp_5f0acme",
             "org_id": "5f0acme",
+        },
+        {
+            "provider": "zendesk",
+            "client_id": "demo-zendesk-client",
+            "client_secret": "demo-zendesk-secret-sandbox-only-zend",
+            "title": "Example Zendesk App",
+        },
+        {
+            "provider": "hubspot",
+            "client_id": "demo-hubspot-client",
+            "client_secret": "demo-hubspot-secret-sandbox-only-hubs",
+            "title": "Example HubSpot App",
+        },
+        {
+            "provider": "intercom",
+            "client_id": "demo-intercom-client",
+            "client_secret": "demo-intercom-secret-sandbox-only-intc",
+            "title": "Example Intercom App",
+        },
+        {
+            "provider": "front",
+            "client_id": "demo-front-client",
+            "client_secret": "demo-front-secret-sandbox-only-frnt",
+            "title": "Example Front App",
+        },
+        {
+            "provider": "helpscout",
+            "client_id": "demo-helpscout-client",
+            "client_secret": "demo-helpscout-secret-sandbox-only-hlps",
+            "title": "Example Help Scout App",
+            # Help Scout's authorize URL names no redirect_uri: the user goes back to the
+            # Redirection URL registered with the app, i.e. this project's callback.
+            "redirect_uris": [f"{SANDBOX_SITE_URL}/oauth/helpscout-sandbox/callback/"],
+        },
+        {
+            "provider": "zoho_desk",
+            "client_id": "demo-zoho-desk-client",
+            "client_secret": "demo-zoho-desk-secret-sandbox-only-zoho",
+            "title": "Example Zoho Desk App",
         },
     ],
     # Tokens and apps the sandbox issued survive runserver restarts (and autoreloads).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
@@ -13,15 +14,46 @@ from django.views.decorators.http import require_GET
 from django_helpdesk_oauth.models import Installation, ProviderApp
 
 #: What follows the tenant in the provider's address, shown next to the input.
-TENANT_SUFFIX = {"gorgias": ".gorgias.com", "kustomer": ".kustomerapp.com"}
+TENANT_SUFFIX = {
+    "gorgias": ".gorgias.com",
+    "kustomer": ".kustomerapp.com",
+    "zendesk": ".zendesk.com",
+}
 
 
-def install_url(app: ProviderApp, tenant: str = "") -> str:
-    """The app's install URL, with the tenant in the provider's own query parameter."""
+def install_url(app: ProviderApp, tenant: str = "", region: str = "") -> str:
+    """The app's install URL, with the tenant in the provider's own query parameter
+    (and the installation's region, for a provider whose install URL picks it)."""
     url = reverse("helpdesk_oauth:install", args=[app.slug])
-    if tenant:
-        url += "?" + urlencode({app.provider_spec.tenant_params[0]: tenant})
-    return url
+    spec = app.provider_spec
+    params = {spec.tenant_params[0]: tenant} if tenant else {}
+    if region and spec.regions and not spec.callback_region:
+        params[spec.region_param] = region
+    return url + ("?" + urlencode(params) if params else "")
+
+
+def card(app: ProviderApp) -> dict[str, Any]:
+    """What a provider's Connect card asks before the flow: the tenant, a region, or nothing.
+
+    ``param``: the tenant's query parameter, empty for a provider that learns the tenant
+    after the code exchange (HubSpot, Front, Help Scout, Intercom, Zoho Desk).
+    ``regions``: the choices of a provider whose install URL picks its hosts (Intercom),
+    empty where the provider's own answer routes it (Zoho Desk's accounts server).
+    """
+    spec = app.provider_spec
+    after_exchange = bool(getattr(spec, "tenant_after_exchange", False))
+    return {
+        "app": app,
+        "provider": spec,
+        # A real Gorgias user arrives from the marketplace with ?account=; Kustomer's
+        # and Zendesk's docs ask for the org / subdomain first: typed here in the demo.
+        "param": "" if after_exchange else spec.tenant_params[0],
+        "suffix": TENANT_SUFFIX.get(app.provider, ""),
+        "regions": sorted(spec.regions) if spec.regions and not spec.callback_region else [],
+        "default_region": spec.default_region,
+        "region_param": spec.region_param,
+        "routed_by_provider": bool(spec.callback_region),
+    }
 
 
 @require_GET
@@ -39,26 +71,26 @@ def index(request: HttpRequest) -> HttpResponse:
         reconnect_url = (
             ""
             if installation.status == Installation.Status.ACTIVE
-            else install_url(installation.app, installation.tenant)
+            else install_url(
+                installation.app,
+                installation.tenant,
+                (installation.connection_config or {}).get("region", ""),
+            )
         )
         rows.append(
             {
                 "installation": installation,
                 "token": token,
-                "expired": token is not None and token.expires_at <= now,
+                # expires_at NULL: a token that never expires (Intercom).
+                "never_expires": token is not None and token.expires_at is None,
+                "expired": token is not None
+                and token.expires_at is not None
+                and token.expires_at <= now,
                 "reconnect_url": reconnect_url,
             }
         )
     cards = [
-        {
-            "app": app,
-            "provider": app.provider_spec,
-            # A real Gorgias user arrives from the marketplace with ?account=, and
-            # Kustomer's docs ask for the org first: both are typed here in the demo.
-            "param": app.provider_spec.tenant_params[0],
-            "suffix": TENANT_SUFFIX.get(app.provider, ""),
-        }
-        for app in ProviderApp.objects.filter(enabled=True).order_by("provider", "slug")
+        card(app) for app in ProviderApp.objects.filter(enabled=True).order_by("provider", "slug")
     ]
     user = request.user
     return render(

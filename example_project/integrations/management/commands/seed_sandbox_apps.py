@@ -12,7 +12,16 @@ from django_helpdesk_oauth.crypto import mask
 from django_helpdesk_oauth.models import ProviderApp
 
 #: slug → provider of the apps this command manages.
-SANDBOX_APPS = {"gorgias-sandbox": "gorgias", "kustomer-sandbox": "kustomer"}
+SANDBOX_APPS = {
+    "gorgias-sandbox": "gorgias",
+    "kustomer-sandbox": "kustomer",
+    "zendesk-sandbox": "zendesk",
+    "hubspot-sandbox": "hubspot",
+    "intercom-sandbox": "intercom",
+    "front-sandbox": "front",
+    "helpscout-sandbox": "helpscout",
+    "zoho-desk-sandbox": "zoho_desk",
+}
 
 
 def demo_client(provider: str) -> dict[str, Any]:
@@ -27,7 +36,8 @@ def demo_client(provider: str) -> dict[str, Any]:
 
 
 class Command(BaseCommand):
-    """Create or update ``gorgias-sandbox`` and ``kustomer-sandbox`` (idempotent).
+    """Create or update one ``<provider>-sandbox`` app per provider of :data:`SANDBOX_APPS`
+    (idempotent).
 
     Their client id and secret are the demo ones the sandbox providers know
     from ``settings.HELPDESK_OAUTH_SANDBOX``. Prints one line per app, with the
@@ -35,8 +45,9 @@ class Command(BaseCommand):
     """
 
     help = (
-        "Create or update the ProviderApps gorgias-sandbox and kustomer-sandbox with the demo "
-        "credentials the sandbox providers know (settings.HELPDESK_OAUTH_SANDBOX). Idempotent."
+        "Create or update one ProviderApp per sandbox provider (gorgias-sandbox, "
+        "kustomer-sandbox, zendesk-sandbox, …) with the demo credentials the sandbox providers "
+        "know (settings.HELPDESK_OAUTH_SANDBOX). Idempotent."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -43,6 +43,22 @@ GORGIAS_SLUG = "gorgias-sandbox"
 KUSTOMER_SLUG = "kustomer-sandbox"
 TIMEOUT = 10
 
+#: Step 7, in this order: provider → (app slug, the account picked on the consent page
+#: where the provider asks there, a read through ``api_session()``). Tenants have each
+#: provider's own shape (HubSpot hub ids and Zoho org ids are digits, Front's cmp_…).
+EVERY_PROVIDER = {
+    "gorgias": ("gorgias-sandbox", TENANT, "account"),
+    "kustomer": ("kustomer-sandbox", TENANT, "users/current"),
+    "zendesk": ("zendesk-sandbox", TENANT, "users/me.json"),
+    "hubspot": ("hubspot-sandbox", "2450981", "account-info/v3/details"),
+    "intercom": ("intercom-sandbox", TENANT, "me"),
+    "front": ("front-sandbox", "cmp_acme", "me"),
+    "helpscout": ("helpscout-sandbox", TENANT, "users/me"),
+    "zoho_desk": ("zoho-desk-sandbox", "20012345", "tickets"),
+}
+#: The region picked on the install URL where the provider takes one there (Intercom).
+DEMO_REGION = "eu"
+
 
 class StepFailed(Exception):
     """A check of the walkthrough did not hold."""
@@ -67,6 +83,15 @@ def safe_reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:300]
 
 
+def on_this_server(client: dict[str, Any], base: str) -> dict[str, Any]:
+    """``client`` with its registered redirect URIs moved to ``base`` (this run's server):
+    Help Scout sends the user back to the registered URL, not to one the request names."""
+    if not client.get("redirect_uris"):
+        return client
+    moved = [base + urlsplit(uri).path for uri in client["redirect_uris"]]
+    return {**client, "redirect_uris": moved}
+
+
 def duration(delta: timedelta) -> str:
     """``23 h 59 min`` for a timedelta."""
     minutes = max(0, round(delta.total_seconds() / 60))
@@ -76,7 +101,8 @@ def duration(delta: timedelta) -> str:
 
 class Command(BaseCommand):
     """Run install → consent → callback → API call → refresh → uninstall for Gorgias and
-    Kustomer against the built-in sandbox providers, and print each step.
+    Kustomer against the built-in sandbox providers, and print each step; then the same
+    lifecycle for every provider of :data:`EVERY_PROVIDER`, one line each.
 
     Needs ``migrate`` to have run. Seeds the sandbox apps (``seed_sandbox_apps``),
     serves this project on an ephemeral loopback port with the package pointed at
@@ -86,7 +112,8 @@ class Command(BaseCommand):
 
     help = (
         "Non-interactive demo: install Gorgias and Kustomer from the built-in sandbox "
-        "providers, call their APIs, refresh through Celery (eagerly), and uninstall."
+        "providers, call their APIs, refresh through Celery (eagerly), and uninstall; then "
+        "the same for all eight providers, one line each."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -142,6 +169,10 @@ class Command(BaseCommand):
                     "HELPDESK_OAUTH_SANDBOX": {
                         **settings.HELPDESK_OAUTH_SANDBOX,
                         "STATE_FILE": None,
+                        "CLIENTS": [
+                            on_this_server(client, server.url)
+                            for client in settings.HELPDESK_OAUTH_SANDBOX.get("CLIENTS", ())
+                        ],
                     },
                 }
                 with override_settings(**overrides), requests.Session() as browser:
@@ -182,9 +213,16 @@ class Command(BaseCommand):
         return self.browser.get(url, params=params, allow_redirects=False, timeout=TIMEOUT)
 
     def browser_install(
-        self, app: ProviderApp, params: dict[str, str], consent_org: str | None = None
+        self,
+        app: ProviderApp,
+        params: dict[str, str],
+        consent_org: str | None = None,
+        tenant: str = TENANT,
+        verbose: bool = True,
     ) -> Installation:
-        """install URL → consent page → Allow → callback, checking each hop."""
+        """install URL → consent page → Allow → callback, checking each hop; the
+        installation of ``tenant`` (typed, or learnt after the exchange)."""
+        say = self.say if verbose else (lambda line: None)
         start = self.get(self.install_url(app.slug), **params)
         query = "&".join(f"{k}={v}" for k, v in params.items())
         expect(start.status_code == 302, f"install answered {start.status_code}, not 302")
@@ -193,7 +231,7 @@ class Command(BaseCommand):
             authorize.startswith(self.sandbox_base),
             "the install did not redirect to the sandbox provider",
         )
-        self.say(
+        say(
             f"GET {path_of(start.url)}?{query} → 302 to the {app.provider_spec.name} consent "
             f"page {path_of(authorize)}"
         )
@@ -205,15 +243,15 @@ class Command(BaseCommand):
             "the provider did not redirect back to our callback",
         )
         typed = f" (typed organization {consent_org!r})" if consent_org else ""
-        self.say(f"clicked Allow{typed} → 302 back to {path_of(callback)} with code and state")
+        say(f"clicked Allow{typed} → 302 back to {path_of(callback)} with code and state")
         done = self.get(callback)
         expect(done.status_code == 302, f"callback answered {done.status_code}, not 302")
-        self.say(
+        say(
             f"callback exchanged the code ({self._client_auth(app)}) → 302 to "
             f"{done.headers['Location']}"
         )
         installation = Installation.objects.select_related("app", "token").get(
-            app=app, tenant=TENANT
+            app=app, tenant=tenant
         )
         expect(installation.status == Installation.Status.ACTIVE, "installation is not active")
         return installation
@@ -236,6 +274,72 @@ class Command(BaseCommand):
             f"refresh token {mask(token.refresh_token)}"
         )
         return token
+
+    def lifecycle(self, app: ProviderApp, tenant: str, api_path: str) -> str:
+        """One provider's whole lifecycle through the public paths; its one-line account.
+
+        Install parameters are derived from the definition: the tenant where the install
+        URL takes it, a region where the install URL picks the hosts, else nothing (the
+        tenant is learnt after the exchange); the consent page asks for the account where
+        the authorize host is global.
+        """
+        spec = app.provider_spec
+        name = spec.name
+        after_exchange = bool(getattr(spec, "tenant_after_exchange", False))
+        params = {} if after_exchange else {spec.tenant_params[0]: tenant}
+        if spec.regions and not spec.callback_region and DEMO_REGION in spec.regions:
+            params[spec.region_param] = DEMO_REGION
+        asks = "{tenant}" not in spec.endpoint_template("authorize_url")
+        installation = self.browser_install(
+            app, params, consent_org=tenant if asks else None, tenant=tenant, verbose=False
+        )
+        how = "learnt after the exchange" if after_exchange else f"?{spec.tenant_params[0]}="
+        region = (installation.connection_config or {}).get("region")
+        if region:
+            # Zoho Desk: the data centre named by the callback's accounts-server.
+            how += f", region {region}" + (" from the callback" if spec.callback_region else "")
+        installed = f"installed @ {tenant} ({how})"
+
+        with installation.api_session() as api:
+            response = api.get(api_path)
+        expect(response.status_code == 200, f"{name} API answered {response.status_code}")
+        called = f"GET {api_path} → 200"
+
+        before = Token.objects.get(installation=installation)
+        if before.expires_at is None:
+            expect(not before.refresh_token, f"{name}: a never-expiring token with a refresh token")
+            expect(
+                installation.pk not in set(tasks.due_installation_ids()),
+                f"{name}: a never-expiring token is due for refresh",
+            )
+            refreshed = "never expires (no refresh token, never swept)"
+        else:
+            Token.objects.filter(pk=before.pk).update(expires_at=timezone.now())
+            tasks.refresh_installation_token.delay(installation.pk).get()
+            after = Token.objects.get(installation=installation)
+            expect(after.refresh_count == before.refresh_count + 1, f"{name} was not refreshed")
+            expect(after.access_token != before.access_token, f"{name}: same access token")
+            expect(after.expires_at > timezone.now(), f"{name}: expiry not renewed")
+            rotated = after.refresh_token != before.refresh_token
+            refreshed = (
+                f"refreshed, expires in {duration(after.expires_at - timezone.now())}, "
+                f"refresh token {'rotated' if rotated else 'kept'}"
+            )
+
+        result = uninstall(installation)
+        installation.refresh_from_db()
+        expect(
+            installation.status == Installation.Status.UNINSTALLED
+            and not Token.objects.filter(installation=installation).exists(),
+            f"{name} is not uninstalled or still has tokens",
+        )
+        if result.revoked:
+            uninstalled = "uninstalled, revoked at the provider"
+        elif result.pending is not None:
+            uninstalled = "uninstalled, revocation queued"
+        else:
+            uninstalled = "uninstalled, nothing to revoke (tokens erased)"
+        return f"{name + ':':<11} {installed} · {called} · {refreshed} · {uninstalled}"
 
     # -- the steps ------------------------------------------------------------------------
 
@@ -429,7 +533,13 @@ class Command(BaseCommand):
                 )
             self.say("both installations are marked uninstalled and their tokens are erased")
 
-        with self.step(7, "Summary"):
+        with self.step(7, "Every provider: install, API call, refresh, uninstall"):
+            for provider, (slug, tenant, api_path) in EVERY_PROVIDER.items():
+                app = ProviderApp.objects.get(slug=slug)
+                expect(app.provider == provider, f"{slug} is not a {provider} app")
+                self.say(self.lifecycle(app, tenant, api_path))
+
+        with self.step(8, "Summary"):
             for line in self.done:
                 self.say(f"✓ {line}")
             self.say("No token or secret was printed: at most the last 4 characters (••••abcd).")
