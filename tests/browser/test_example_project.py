@@ -43,7 +43,8 @@ def install_gorgias(page: Any, expect: Any, tenant: str) -> None:
 def test_connect_gorgias(page, expect, screenshot):
     page.goto("/")
     expect(page.get_by_role("heading", name="Integrations")).to_be_visible()
-    screenshot(page, "integrations-page")
+    # Full page: a card per provider (eight with the seed), nothing installed yet.
+    screenshot(page, "integrations-page", full_page=True)
     connect(page, "gorgias-sandbox", "acme")
 
     # The sandbox's consent page for the account, with the requested scopes.
@@ -183,3 +184,66 @@ def test_staff_rotates_the_kustomer_secret_through_the_apps_api(page, expect, lo
     # Per-org endpoints (the default): the consent page is oscorp's own, no org to type.
     page.get_by_role("button", name="Allow").click()
     expect(row(page, "kustomer-sandbox", "oscorp").locator(".badge")).to_have_text("active")
+
+
+def test_connect_zendesk_through_its_subdomain_form(page, expect, screenshot):
+    # The install URL without ?subdomain= (a link from elsewhere): the package asks for it.
+    page.goto("/oauth/zendesk-sandbox/install/")
+    expect(
+        page.get_by_role("heading", name="Connect Example Zendesk App to Zendesk")
+    ).to_be_visible()
+    screenshot(page, "install-ask-subdomain-zendesk")
+    page.get_by_label("Your Zendesk subdomain").fill("globex")
+    page.get_by_role("button", name="Continue").click()
+
+    # The subdomain's own consent page (per-subdomain endpoints): nothing more to type.
+    expect(page.get_by_role("heading", name="Authorize Example Zendesk App")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("the Zendesk account globex")
+    expect(page.get_by_label("Organization")).to_have_count(0)
+    screenshot(page, "sandbox-consent-zendesk")
+    page.get_by_role("button", name="Allow").click()
+
+    installation = row(page, "zendesk-sandbox", "globex")
+    expect(installation.locator(".badge")).to_have_text("active")
+    # 30-minute access tokens (expires_in requested on the exchange).
+    expect(installation.locator("td").nth(3)).to_contain_text("minutes")
+    expect(installation.locator("td").nth(3)).not_to_contain_text("expired")
+
+
+def test_connect_hubspot_learns_the_hub_after_the_exchange(page, expect, screenshot):
+    page.goto("/")
+    card = page.locator(".card", has=page.get_by_role("button", name="Connect HubSpot"))
+    # No tenant to type: HubSpot's install URL takes none.
+    expect(card.locator("input[type=text]")).to_have_count(0)
+    expect(card).to_contain_text("learned after consent")
+    card.get_by_role("button", name="Connect HubSpot").click()
+
+    # HubSpot's global consent page: the user picks the account (hub) there.
+    expect(page.get_by_role("heading", name="Authorize Example HubSpot App")).to_be_visible()
+    page.get_by_label("Organization").fill("2450981")
+    screenshot(page, "sandbox-consent-hubspot")
+    page.get_by_role("button", name="Allow").click()
+
+    # Back on the page, the installation is the hub id the provider reported.
+    installation = row(page, "hubspot-sandbox", "2450981")
+    expect(installation.locator(".badge")).to_have_text("active")
+    expect(installation.locator("td").nth(1)).to_have_text("2450981")
+    expect(installation.locator("td").nth(3)).to_contain_text("minutes")
+    screenshot(page, "integrations-hubspot-active", full_page=True)
+
+
+def test_intercom_offers_its_regions_and_never_expires(page, expect):
+    page.goto("/")
+    card = page.locator(".card", has=page.get_by_role("button", name="Connect Intercom"))
+    expect(card.get_by_label("Region")).to_have_value("us")
+    card.get_by_label("Region").select_option("au")
+    card.get_by_role("button", name="Connect Intercom").click()
+    expect(page.get_by_role("heading", name="Authorize Example Intercom App")).to_be_visible()
+    page.get_by_label("Organization").fill("wonka")
+    page.get_by_role("button", name="Allow").click()
+
+    installation = row(page, "intercom-sandbox", "wonka")
+    expect(installation.locator(".badge")).to_have_text("active")
+    # The region chosen on the card is the installation's (its hosts are Intercom's AU ones).
+    expect(installation.locator("td").nth(1)).to_have_text("wonka · region au")
+    expect(installation.locator("td").nth(3)).to_have_text("never expires")
