@@ -511,14 +511,14 @@ def bench_zendesk(bench: Bench) -> dict[str, Any]:
                 ours_run(bench, worker, env, count, ZENDESK_DELAY, seed=harness.seed_zendesk)
                 for _ in range(args.repeat)
             ]
-            # What the refreshes stored: the lifetime Zendesk granted (expires_in asked for).
-            granted = sorted(
-                {
-                    lifetime.total_seconds()
-                    for lifetime in Token.objects.values_list("lifetime", flat=True)
-                    if lifetime is not None
-                }
-            )
+            # What the refreshes stored: the lifetime Zendesk granted (expires_in asked for),
+            # as [shortest, longest] in seconds (read a little after the answer was made).
+            lifetimes = [
+                lifetime.total_seconds()
+                for lifetime in Token.objects.values_list("lifetime", flat=True)
+                if lifetime is not None
+            ]
+            granted = [round(min(lifetimes), 1), round(max(lifetimes), 1)] if lifetimes else []
         finally:
             bench.state.token_delay = 0.0
             worker.stop()
