@@ -27,6 +27,7 @@ from ..exceptions import (
     AuthorizationServerError,
     CodeRejected,
     FlowError,
+    HelpdeskOAuthError,
     InvalidConnectionConfig,
     InvalidGrant,
     InvalidState,
@@ -256,13 +257,14 @@ def _authorization_error(
     cls: type[AuthorizationError]
     provider = app.provider_spec
     admin_only = provider.admin_consent
-    if admin_only is not None and admin_only.matches(raw_error, description):
+    if code in _SERVER_ERRORS:
+        # The provider's own failure wins over any wording in its description.
+        cls = AuthorizationServerError
+    elif admin_only is not None and admin_only.matches(raw_error, description):
         # Not a Deny: the user may not approve at all (Front: company admins only).
         cls = AdminConsentRequired
     elif code == "access_denied":
         cls = AuthorizationDenied
-    elif code in _SERVER_ERRORS:
-        cls = AuthorizationServerError
     else:
         cls = AuthorizationError
     text = description[:200] if isinstance(description, str) else ""
@@ -284,6 +286,24 @@ def _authorization_error(
 
 
 @sensitive_variables()
+@sensitive_variables()
+def _revoke_refused_grant(
+    app: ProviderApp, tenant: str | None, raw: TokenResponse, config: Mapping[str, Any]
+) -> None:
+    """Queue the revocation of a grant issued to an install we then refused, the
+    provider's way, with the connection config the code was exchanged under. Not for a
+    revocation that uninstalls the app for the whole tenant (Intercom): the refused
+    grant's tenant may be one of our live installations."""
+    strategy = app.provider_spec.revocation
+    token = getattr(raw, strategy.token, None)
+    if strategy.ends_installation or not isinstance(token, str):
+        return
+    pending = queue_revocation(app, tenant or "", token, kind=strategy.token, config=config)
+    if pending is not None:
+        # After the caller's commit (ATOMIC_REQUESTS): the retry must find the row.
+        transaction.on_commit(lambda: schedule_revocation(pending))
+
+
 def complete_install(
     app: ProviderApp, query: Mapping[str, Any], *, session: Any, user: Any = None
 ) -> InstallResult:
@@ -328,25 +348,31 @@ def complete_install(
         if isinstance(exc, InvalidGrant) or not exc.transient:
             raise CodeRejected(error=_error_code(exc.error) if exc.error else "") from None
         raise TokenExchangeFailed() from None
-    provider.check_id_token(
-        raw,
-        nonce=auth_request.nonce,
-        client_id=app.client_id,
-        scopes=auth_request.scopes.split(),
-    )
     try:
-        # Before any other request: an answer naming another data centre is not trusted.
-        provider.check_token_region(raw, config)
-    except InvalidConnectionConfig as exc:
-        logger.warning("Install of %s for tenant %r refused: %s", app.slug, tenant, exc)
-        raise TokenExchangeFailed() from None
-    if provider.tenant_after_exchange:
-        # Named by the token response or identity_url, validated, before anything is stored.
-        tenant = learn_tenant(provider, raw, expected=tenant, config=config, app_slug=app.slug)
-    else:
-        # A token endpoint shared by every tenant (Kustomer's global set) takes another
-        # org's code too: the tenant's own API host confirms it before anything is stored.
-        confirm_tenant(provider, tenant, raw, app_slug=app.slug)
+        provider.check_id_token(
+            raw,
+            nonce=auth_request.nonce,
+            client_id=app.client_id,
+            scopes=auth_request.scopes.split(),
+        )
+        try:
+            # Before any other request: an answer naming another data centre is not trusted.
+            provider.check_token_region(raw, config)
+        except InvalidConnectionConfig as exc:
+            logger.warning("Install of %s for tenant %r refused: %s", app.slug, tenant, exc)
+            raise TokenExchangeFailed() from None
+        if provider.tenant_after_exchange:
+            # Named by the token response or identity_url, validated, before anything is stored.
+            tenant = learn_tenant(provider, raw, expected=tenant, config=config, app_slug=app.slug)
+        else:
+            # A token endpoint shared by every tenant (Kustomer's global set) takes another
+            # org's code too: the tenant's own API host confirms it before anything is stored.
+            confirm_tenant(provider, tenant, raw, app_slug=app.slug)
+    except HelpdeskOAuthError:
+        # Refused after the exchange: the grant just issued is live at the provider and
+        # nothing of ours will hold it, so it is revoked; the same error is raised.
+        _revoke_refused_grant(app, tenant, raw, config)
+        raise
     fields, problem = _fields_to_store(provider, raw, app_slug=app.slug, tenant=tenant)
     user = auth_request.user or (user if getattr(user, "is_authenticated", False) else None)
     with transaction.atomic():

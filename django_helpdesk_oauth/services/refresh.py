@@ -251,7 +251,10 @@ def _refresh_holding_lease(installation_id: int, owner: str, call_deadline: floa
     if installation.status != Installation.Status.ACTIVE or not token.refresh_token:
         _release(installation_id, owner)
         expired = token.expires_at is not None and token.expires_at <= timezone.now()
-        if installation.status == Installation.Status.ACTIVE and expired:
+        # A provider whose tokens never expire (Intercom) has no refresh token by design:
+        # an expires_at moved by hand doesn't make its token dead.
+        expires = app.provider_spec.access_tokens_expire
+        if installation.status == Installation.Status.ACTIVE and expired and expires:
             _expired_without_refresh_token(installation)
         return Outcome.SKIPPED
     version = token.refresh_count

@@ -163,6 +163,29 @@ class TestFront(ProviderContract):
         installation.refresh_from_db()
         assert installation.status == "active" and Token.objects.get().access_token == token
 
+    @pytest.mark.parametrize(
+        ("code", "status"),
+        [("server_error", 502), ("temporarily_unavailable", 502), ("unauthorized_client", 403)],
+    )
+    def test_the_providers_own_failure_wins_over_the_admin_words(
+        self, sandbox, browser, app, code, status
+    ):
+        # Front's admin rule matches its words under any code, but a server failure that
+        # happens to carry them is still "try again" (502), never "ask an admin".
+        start = browser.get(
+            f"{sandbox.url}/oauth/{app.slug}/install/", allow_redirects=False, timeout=10
+        )
+        state = parse_qs(urlsplit(start.headers["Location"]).query)["state"][0]
+        response = browser.get(
+            f"{sandbox.url}/oauth/{app.slug}/callback/",
+            params={"state": state, "error": code, "error_description": NON_ADMIN},
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert response.status_code == status
+        assert ("ask an administrator" in response.text) is (status == 403)
+        assert not Installation.objects.exists()
+
     # -- revocation ----------------------------------------------------------------------
     def test_revocation_only_once_a_revoke_url_is_configured(self, settings):
         spec = get_provider("front")

@@ -21,6 +21,7 @@ import pytest
 import requests
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
 
 from django_helpdesk_oauth import tasks
 from django_helpdesk_oauth.models import AuthorizationRequest, Installation, Token
@@ -192,6 +193,16 @@ class TestIntercom(ProviderContract):
         [entry] = json.loads(out.getvalue())
         assert entry["never_expires"] is True and entry["expires_at"] is None
         assert entry["due"] is False
+
+    def test_an_expires_at_moved_by_hand_never_marks_it_needs_reauth(self, sandbox, installation):
+        # An operator forcing a refresh on a token that never expires: nothing to refresh
+        # with, and nothing wrong with the grant: it stays active and usable.
+        Token.objects.update(expires_at=timezone.now())
+        call_command("helpdesk_oauth_refresh", "--all", stdout=StringIO(), stderr=StringIO())
+        installation.refresh_from_db()
+        assert installation.status == "active" and installation.last_error == ""
+        assert self.refreshes(sandbox) == []
+        assert installation.api_session().get("me").status_code == 200
 
     def test_the_admin_list_says_never_expires(self, installation, admin_client):
         page = admin_client.get(reverse("admin:helpdesk_oauth_installation_changelist"))
