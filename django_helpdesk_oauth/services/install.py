@@ -43,7 +43,13 @@ from ..token_response import TokenResponse
 from .creds import credentials, with_secret_fallback
 from .identity import confirm_tenant, learn_tenant
 from .tokens import token_fields, unusable
-from .uninstall import queue_revocation, schedule_revocation, stored_token
+from .uninstall import (
+    queue_revocation,
+    refresh_before_revoking,
+    revoke_or_retry,
+    schedule_revocation,
+    stored_token,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -300,8 +306,9 @@ def _revoke_refused_grant(
         return
     pending = queue_revocation(app, tenant or "", token, kind=strategy.token, config=config)
     if pending is not None:
-        # After the caller's commit (ATOMIC_REQUESTS): the retry must find the row.
-        transaction.on_commit(lambda: schedule_revocation(pending))
+        # One attempt now, then the background retry; after the caller's commit
+        # (ATOMIC_REQUESTS) so the retry finds the row.
+        transaction.on_commit(lambda: revoke_or_retry(pending))
 
 
 def complete_install(
@@ -375,6 +382,12 @@ def complete_install(
         raise
     fields, problem = _fields_to_store(provider, raw, app_slug=app.slug, tenant=tenant)
     user = auth_request.user or (user if getattr(user, "is_authenticated", False) else None)
+    replacing = Installation.objects.filter(
+        app=app, tenant=tenant, status=Installation.Status.ACTIVE
+    ).first()
+    if replacing is not None:
+        # The replaced grant is revoked below: with a fresh access token if it takes one.
+        refresh_before_revoking(replacing)
     with transaction.atomic():
         installation, created = Installation.objects.select_for_update().get_or_create(
             app=app, tenant=tenant, defaults={"installed_by": user}

@@ -47,6 +47,7 @@ from ..token_response import TokenResponse, usable_refresh_token
 from ..transport import LEASE_SAFETY
 from . import isolation
 from .creds import with_secret_fallback
+from .revocations import queue_revocation, schedule_revocation
 from .tokens import salvage_fields, token_fields, unusable
 
 logger = logging.getLogger(__name__)
@@ -299,6 +300,11 @@ def _refresh_holding_lease(installation_id: int, owner: str, call_deadline: floa
         lease_expires_at=None,
     )
     if not saved:
+        if not Token.objects.filter(pk=token.pk).exists():
+            # Uninstalled (or deleted) while the answer was on its way: the provider
+            # has issued this pair, so it is revoked rather than left live there.
+            _revoke_unstored(app, installation, fields)
+            return Outcome.SKIPPED
         # Someone else saved a newer token while our lease had lapsed; theirs stands.
         logger.warning(
             "Refresh result for installation %s discarded: a newer token exists.", installation_id
@@ -319,6 +325,30 @@ def _refresh_holding_lease(installation_id: int, owner: str, call_deadline: floa
     if not_rotated:
         refresh_token_not_rotated.send(Installation, installation=installation, reason=not_rotated)
     return Outcome.REFRESHED
+
+
+@sensitive_variables()
+def _revoke_unstored(
+    app: ProviderApp, installation: Installation, fields: Mapping[str, Any]
+) -> None:
+    """Queue the revocation of a refreshed pair whose Token row is gone, the provider's
+    way (its strategy's token kind), with the installation's connection config."""
+    kind = app.provider_spec.revocation.token
+    pending = queue_revocation(
+        app,
+        installation.tenant,
+        fields.get(kind) or "",
+        kind=kind,
+        config=installation.connection_config,
+    )
+    logger.warning(
+        "Refresh result for installation %s discarded: the installation's token was "
+        "deleted meanwhile; revocation queued=%s.",
+        installation.pk,
+        pending is not None,
+    )
+    if pending is not None:
+        schedule_revocation(pending)
 
 
 def _not_rotated(provider: Provider, raw: TokenResponse, sent: str) -> str:

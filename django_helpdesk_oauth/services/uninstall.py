@@ -10,12 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import random
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
-from celery import current_app
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
@@ -31,10 +28,14 @@ from ..exceptions import (
     ProviderError,
 )
 from ..fields import Unreadable
-from ..models import Installation, PendingRevocation, ProviderApp, Token
+from ..models import Installation, PendingRevocation, ProviderApp, Token, is_due
 from ..providers.base import TokenKind
 from ..signals import installation_uninstalled
 from .creds import previous_secret, with_secret_fallback
+from .refresh import refresh_installation
+
+# Re-exported: callers of v1 import them from here.
+from .revocations import REVOKE_TASK, queue_revocation, schedule_revocation  # noqa: F401
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,37 @@ class UninstallResult:
     already: bool = False
 
 
+def refresh_before_revoking(installation: Installation) -> None:
+    """Refresh ``installation``'s token first when its revocation takes the access
+    token (Zendesk's bearer ``DELETE``) and that token is due or expired.
+
+    An expired access token is refused (401) and the grant, i.e. the refresh token,
+    would stay live at the provider. Best effort, never raises: a refresh that fails
+    or must wait (another worker's lease, a caller's transaction on SQLite) leaves
+    the revocation to go ahead with the stored token.
+    """
+    provider = ProviderApp.objects.get(pk=installation.app_id).provider_spec
+    if not provider.supports_revoke or provider.revocation.token != "access_token":
+        return
+    row = (
+        Token.objects.filter(installation_id=installation.pk)
+        .values("expires_at", "lifetime")
+        .first()
+    )
+    if row is None or not is_due(row["expires_at"], row["lifetime"]):
+        return
+    try:
+        # Single-flight (the refresh lease); skips by itself when there is no refresh token.
+        refresh_installation(installation.pk)
+    except Exception as exc:
+        logger.warning(
+            "Installation %s: the due access token could not be refreshed before its "
+            "revocation (%s); revoking with the stored one.",
+            installation.pk,
+            _describe(exc),
+        )
+
+
 @sensitive_variables()
 def uninstall(installation: Installation, *, revoke: bool = True) -> UninstallResult:
     """Uninstall ``installation``; idempotent (a second call changes nothing).
@@ -60,6 +92,8 @@ def uninstall(installation: Installation, *, revoke: bool = True) -> UninstallRe
     Raises :class:`~django_helpdesk_oauth.exceptions.DecryptionError` (nothing changed)
     when the refresh token to revoke cannot be decrypted with any configured key.
     """
+    if revoke:
+        refresh_before_revoking(installation)
     with transaction.atomic():
         locked = (
             Installation.objects.select_for_update().select_related("app").get(pk=installation.pk)
@@ -155,28 +189,6 @@ def deauthorize(app: ProviderApp, body: bytes, signature: str | None) -> Uninsta
     return result
 
 
-#: The Celery task that retries a revocation, by its registered name: the tasks call
-#: this module, so it looks the task up instead of importing it (one-way imports).
-REVOKE_TASK = "django_helpdesk_oauth.tasks.revoke_pending_token"
-
-
-def schedule_revocation(pending: PendingRevocation) -> None:
-    """Queue the background retry for ``pending`` at its ``next_attempt_at``."""
-    countdown = max(0.0, (pending.next_attempt_at - timezone.now()).total_seconds())
-    try:
-        # The app's registry (tasks register in AppConfig.ready); apply_async, unlike
-        # send_task, honours task_always_eager.
-        current_app.tasks[REVOKE_TASK].apply_async((pending.pk,), countdown=countdown)
-    except Exception as exc:
-        # Called after the uninstall committed (a broker outage must not turn it into a
-        # 500); the beat sweep re-queues revocations whose retry was never queued.
-        logger.warning(
-            "Could not queue the revocation retry for %r (%s); the sweep will.",
-            pending.tenant,
-            type(exc).__name__,
-        )
-
-
 def _backoff(attempts: int) -> float:
     return min(3600.0, 30.0 * 2 ** max(0, attempts - 1)) * random.uniform(0.8, 1.2)  # noqa: S311
 
@@ -220,6 +232,10 @@ def record_failed_attempt(pending: PendingRevocation, exc: BaseException) -> Non
     pending.attempts += 1
     reason = _describe(exc)
     permanent = isinstance(exc, ProviderError) and not exc.transient
+    if permanent and pending.token_kind == "access_token" and getattr(exc, "status", None) == 401:
+        # Not "nothing left to revoke": an expired access token is refused while the
+        # grant it came from (the refresh token) may still be live at the provider.
+        reason = f"{reason} (the access token was refused; the grant may still be live)"
     if permanent or pending.attempts >= MAX_REVOKE_ATTEMPTS:
         # invalid_grant / 4xx: nothing left to revoke, or nothing we can fix by retrying.
         logger.warning(
@@ -255,30 +271,6 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, HelpdeskOAuthError | ImproperlyConfigured):
         return str(exc) or type(exc).__name__
     return f"unexpected {type(exc).__name__} during revocation"
-
-
-@sensitive_variables()
-def queue_revocation(
-    app: ProviderApp,
-    tenant: str,
-    token: str,
-    *,
-    kind: TokenKind = "refresh_token",
-    config: Mapping[str, Any] | None = None,
-) -> PendingRevocation | None:
-    """Store ``token`` (a ``kind``: ``"refresh_token"`` or ``"access_token"``) for
-    revocation at the provider; ``None`` when there is nothing to do (no token, or the
-    provider has no revocation).
-
-    Call it inside the transaction that drops the token locally, so the two stand
-    or fall together; then :func:`revoke_or_retry` (now) or :func:`schedule_revocation`
-    (background) after the commit.
-    """
-    if not token or not app.provider_spec.supports_revoke:
-        return None
-    return PendingRevocation.objects.create(
-        app=app, tenant=tenant, token=token, token_kind=kind, connection_config=dict(config or {})
-    )
 
 
 @sensitive_variables()
@@ -319,6 +311,7 @@ def delete_installation(installation: Installation) -> PendingRevocation | None:
     revocation is tried once after the commit, then retried in the background.
     Returns the queued revocation (``None`` when there was nothing to revoke).
     """
+    refresh_before_revoking(installation)
     with transaction.atomic():
         locked = (
             Installation.objects.select_for_update().select_related("app").get(pk=installation.pk)
