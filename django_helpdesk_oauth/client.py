@@ -106,13 +106,6 @@ def raise_for_oauth_error(
     )
 
 
-def _network_error(provider: Provider, what: str, exc: Exception) -> ProviderError:
-    kind = "timed out" if isinstance(exc, requests.Timeout) else "could not connect"
-    return ProviderError(
-        f"{provider.name} {what} {kind} ({type(exc).__name__}).", provider=provider.key
-    )
-
-
 def _auth_kwargs(creds: Credentials) -> dict[str, Any]:
     """The client authentication for a token request (RFC 7591 names, normalized by the
     provider class): ``client_secret_basic``, or ``client_secret_post`` (in the body)."""

@@ -77,3 +77,26 @@ def installed(sandbox, browser):
         return Installation.objects.get(app=app, tenant=tenant)
 
     return run
+
+
+@pytest.fixture
+def sandbox7200(sandbox):
+    """The sandbox with Gorgias and Kustomer access tokens living 7,200 s: a lifetime no
+    fallback and no other default produces, so a test can tell where an expiry came from."""
+    sandbox.state.lifetimes.update(gorgias=7200, kustomer=7200)
+    return sandbox
+
+
+@pytest.fixture
+def failures():
+    """Messages of every ``token_refresh_failed`` signal sent during the test."""
+    from django_helpdesk_oauth import signals
+
+    seen: list[str] = []
+
+    def receiver(sender, installation, error, will_retry, **kwargs):
+        seen.append(str(error))
+
+    signals.token_refresh_failed.connect(receiver)
+    yield seen
+    signals.token_refresh_failed.disconnect(receiver)

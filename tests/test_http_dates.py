@@ -19,7 +19,6 @@ from io import StringIO
 
 import pytest
 import requests
-from celery.exceptions import Retry
 from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
@@ -37,6 +36,7 @@ from django_helpdesk_oauth.timeutil import (
     retry_after_seconds,
     to_epoch,
 )
+from tests.workers import run_as_worker
 
 # -- the parser ---------------------------------------------------------------------------
 
@@ -264,26 +264,6 @@ def test_refresh_task_retries_honouring_retry_after(sandbox, installed, kustomer
     installation.refresh_from_db()
     assert installation.last_error == "" and installation.refresh_failures == 0
     assert token_row(installation)[1] != before[1]  # Kustomer rotated the refresh token
-
-
-def run_as_worker(installation_id) -> Retry:
-    """Run the refresh task's body as a worker does (not eagerly); return its Retry,
-    whose ``when`` is the countdown re-published to the in-memory broker."""
-    task = tasks.refresh_installation_token
-    task.push_request(
-        id="test-task",
-        args=[installation_id],
-        kwargs={},
-        retries=0,
-        is_eager=False,
-        called_directly=False,
-    )
-    try:
-        with pytest.raises(Retry) as excinfo:
-            task.run(installation_id)
-    finally:
-        task.pop_request()
-    return excinfo.value
 
 
 @pytest.mark.django_db(transaction=True)

@@ -28,7 +28,7 @@ from django.http import HttpResponse
 from django.urls import reverse
 from django.utils import timezone
 
-from django_helpdesk_oauth import signals, tasks
+from django_helpdesk_oauth import tasks
 from django_helpdesk_oauth.models import Installation, PendingRevocation, ProviderApp, Token
 from django_helpdesk_oauth.services.secrets import register_app
 from django_helpdesk_oauth.token_response import MAX_TOKEN_LENGTH
@@ -40,25 +40,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 REAL = 7200
 FALLBACK = 86400
-
-
-@pytest.fixture
-def sandbox7200(sandbox):
-    sandbox.state.lifetimes.update(gorgias=REAL, kustomer=REAL)
-    return sandbox
-
-
-@pytest.fixture
-def failures():
-    """Messages of every ``token_refresh_failed`` signal sent during the test."""
-    seen: list[str] = []
-
-    def receiver(sender, installation, error, will_retry, **kwargs):
-        seen.append(str(error))
-
-    signals.token_refresh_failed.connect(receiver)
-    yield seen
-    signals.token_refresh_failed.disconnect(receiver)
 
 
 def run_refresh(installation_id: int) -> list[str]:

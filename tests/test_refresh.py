@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from celery.exceptions import Retry
 from django.utils import timezone
 
 from django_helpdesk_oauth import signals, tasks
@@ -16,6 +15,7 @@ from django_helpdesk_oauth.services import (
     RefreshRetryLater,
     refresh_installation,
 )
+from tests.workers import run_as_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -145,28 +145,6 @@ def test_the_task_retries_with_backoff_honouring_retry_after(sandbox, installed,
     sandbox.state.inject("token", status=500)
     assert 0 < run_as_worker(installation.pk).when < 300
     assert snapshot(installation) == before
-
-
-def run_as_worker(installation_id) -> Retry:
-    """Run the task body with a worker's request context; return the Retry it raised.
-
-    Its retry is re-published to the (in-memory) broker with the countdown.
-    """
-    task = tasks.refresh_installation_token
-    task.push_request(
-        id="test-task",
-        args=[installation_id],
-        kwargs={},
-        retries=0,
-        is_eager=False,
-        called_directly=False,
-    )
-    try:
-        with pytest.raises(Retry) as excinfo:
-            task.run(installation_id)
-    finally:
-        task.pop_request()
-    return excinfo.value
 
 
 def test_backoff_grows_and_respects_retry_after():

@@ -26,7 +26,7 @@ import pytest
 from django.http import HttpResponse
 from django.utils import timezone
 
-from django_helpdesk_oauth import signals, tasks
+from django_helpdesk_oauth import tasks
 from django_helpdesk_oauth.exceptions import UnusableAccessToken
 from django_helpdesk_oauth.models import Installation, Token
 from django_helpdesk_oauth.services import RefreshRetryLater
@@ -131,25 +131,6 @@ ODD = {
     "json-string-200": Odd(lambda body: "ok", "nothing"),
 }
 SALVAGEABLE = {name: odd for name, odd in ODD.items() if odd.kind != "nothing"}
-
-
-@pytest.fixture
-def sandbox7200(sandbox):
-    sandbox.state.lifetimes.update(gorgias=REAL, kustomer=REAL)
-    return sandbox
-
-
-@pytest.fixture
-def failures():
-    """Messages of every ``token_refresh_failed`` signal sent during the test."""
-    seen: list[str] = []
-
-    def receiver(sender, installation, error, will_retry, **kwargs):
-        seen.append(str(error))
-
-    signals.token_refresh_failed.connect(receiver)
-    yield seen
-    signals.token_refresh_failed.disconnect(receiver)
 
 
 def secrets_of(sandbox) -> list[str]:

@@ -28,6 +28,7 @@ from django_helpdesk_oauth.providers import registry
 from django_helpdesk_oauth.services.secrets import register_app
 from tests import flows
 from tests.commands.conftest import ADMIN_KEY
+from tests.workers import run_as_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -122,25 +123,6 @@ def snapshot(installation):
     return (token.access_token, token.refresh_token, token.expires_at, token.refresh_count)
 
 
-def run_refresh_as_worker(installation_id):
-    """The refresh task as a Celery worker runs it; returns the ``Retry`` it raised.
-
-    (``.apply()`` would run the retry at once, eagerly; a worker schedules it.)
-    """
-    from celery.exceptions import Retry
-
-    task = tasks.refresh_installation_token
-    task.push_request(
-        id="t", args=[installation_id], kwargs={}, retries=0, is_eager=False, called_directly=False
-    )
-    try:
-        with pytest.raises(Retry) as excinfo:
-            task.run(installation_id)
-    finally:
-        task.pop_request()
-    return excinfo.value
-
-
 def no_transport_thread_left() -> bool:
     """Every worker thread of the transport ends (joined; not a timing assertion)."""
     for thread in threading.enumerate():
@@ -172,7 +154,7 @@ def test_a_dripping_token_endpoint_is_cut_off_and_the_refresh_retries_later(
     }
     # About 100 bytes at 0.1 s each: ~10 s to send; the call may take 1 s in all.
     fault = sandbox.state.inject("token", status=200, body=body, drip=0.1)
-    retry = run_refresh_as_worker(installation.pk)
+    retry = run_as_worker(installation.pk)
     assert retry.when > 0  # transient: rescheduled with backoff
     assert 0 < fault.sent < fault.length  # cut off mid-body, not read to the end
     assert snapshot(installation) == before  # the token is untouched
@@ -191,7 +173,7 @@ def test_the_real_answer_dripped_is_cut_off_too(sandbox, installed, gorgias_app,
     before = snapshot(installation)
     deadline_of(settings, 1)
     fault = sandbox.state.inject("token", status=None, drip=0.05)
-    retry = run_refresh_as_worker(installation.pk)
+    retry = run_as_worker(installation.pk)
     assert retry.when > 0
     assert 0 < fault.sent < fault.length
     assert snapshot(installation) == before
@@ -250,7 +232,7 @@ def test_the_lease_bounds_the_call_even_when_http_timeout_would_not(
     }
     body = {"access_token": "at-late-0001", "refresh_token": "rt-late-0002", "expires_in": 3600}
     fault = sandbox.state.inject("token", status=200, body=body, drip=0.1)  # ~8 s to send
-    retry = run_refresh_as_worker(installation.pk)
+    retry = run_as_worker(installation.pk)
     assert retry.when > 0
     assert 0 < fault.sent < fault.length
     assert snapshot(installation) == before
