@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 import requests
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
-from oauthlib.oauth2 import InsecureTransportError, WebApplicationClient
+from oauthlib.oauth2 import WebApplicationClient
 from requests_oauthlib import OAuth2Session
 
 from . import transport
@@ -135,10 +135,9 @@ def authorization_url(
         redirect_uri=None if "redirect_uri" in omits else redirect_uri,
         scope=scope,
     )
-    try:
-        full_url, _state = session.authorization_url(url, state=state, **extra)
-    except InsecureTransportError:
-        raise ConfigurationError(_INSECURE) from None
+    built, _state = session.authorization_url(_as_https(url), state=state, **extra)
+    # The scheme require_secure accepted (http only for loopback), back in place.
+    full_url = urlunsplit(urlsplit(built)._replace(scheme=urlsplit(url).scheme))
     if "response_type" in omits:
         # oauthlib always adds it; Help Scout's URL takes client_id and state only.
         parts = urlsplit(full_url)
@@ -148,10 +147,17 @@ def authorization_url(
     return full_url
 
 
-_INSECURE = (
-    "oauthlib refuses plain HTTP: add django_helpdesk_oauth.sandbox to INSTALLED_APPS "
-    "(it allows loopback HTTP) or use HTTPS endpoints."
-)
+def _as_https(url: str) -> str:
+    """``url`` with an ``https`` scheme, for oauthlib only.
+
+    oauthlib refuses plain HTTP unless ``OAUTHLIB_INSECURE_TRANSPORT`` is set, which
+    would lift the check for every OAuth client in the process. ``url`` has passed
+    :func:`require_secure` (HTTPS, or HTTP to loopback: the sandbox providers), so
+    oauthlib builds the query on an HTTPS copy and the caller puts the scheme back;
+    oauthlib only appends parameters, it never changes scheme, host or path.
+    """
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(scheme="https")) if parts.scheme == "http" else url
 
 
 #: Headers of a token request (what requests-oauthlib sends).

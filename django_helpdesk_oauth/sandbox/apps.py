@@ -1,17 +1,16 @@
 """App configuration of the sandbox providers."""
 
-import os
-
 from django.apps import AppConfig
 
 
 class SandboxConfig(AppConfig):
     """The sandbox providers: no models, no migrations, only views and templates.
 
-    Installing it also sets ``OAUTHLIB_INSECURE_TRANSPORT=1`` (unless already
-    set): the sandbox is served over loopback HTTP, which oauthlib otherwise
-    refuses. The package's own client still refuses plain HTTP to any host but
-    loopback, so keep this app out of production ``INSTALLED_APPS``.
+    Installing it changes nothing outside the sandbox: in particular it does not set
+    ``OAUTHLIB_INSECURE_TRANSPORT`` (that would let every requests-oauthlib client in
+    the process send credentials over plain HTTP). The package's own client talks to
+    the sandbox over loopback HTTP without it, and still refuses plain HTTP to any
+    other host. Keep this app out of production ``INSTALLED_APPS``.
     """
 
     name = "django_helpdesk_oauth.sandbox"
@@ -20,5 +19,3 @@ class SandboxConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the settings check)
-
-        os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")

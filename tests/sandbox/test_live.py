@@ -157,7 +157,8 @@ def test_kustomer_apps_api_over_http(providers):
 
 
 def test_requests_oauthlib_kustomer_with_pkce(providers, monkeypatch):
-    # oauthlib refuses plain http unless told; the sandbox is loopback http.
+    # A third-party client: oauthlib refuses plain http unless told (for this test only;
+    # installing the sandbox does not set it, see test_insecure_transport.py).
     monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
     kustomer = {k: v.format(tenant="acme") for k, v in providers["kustomer"].items()}
     oauth = OAuth2Session(
@@ -219,12 +220,6 @@ def test_consent_org_on_a_per_org_page_must_match_its_tenant(server):
         consent(requests.Session(), authorize, org="globex")
 
     assert "code" in query(same.headers["Location"])
-
-
-def test_installing_the_sandbox_lets_oauthlib_talk_to_loopback_http():
-    import os
-
-    assert os.environ.get("OAUTHLIB_INSECURE_TRANSPORT") == "1"
 
 
 def test_concurrent_refreshes_of_one_rotating_token_exactly_one_wins(server):
