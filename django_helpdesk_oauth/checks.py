@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import difflib
 import math
+import re
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.apps import apps
 from django.conf import settings
 from django.core import checks
 from django.urls import NoReverseMatch, reverse
@@ -69,10 +71,15 @@ def check_providers(app_configs: Any = None, **kwargs: Any) -> list[checks.Check
 
 @checks.register()
 def check_success_url(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    """``SUCCESS_URL`` must stay on this site (an open redirect otherwise)."""
+    """``SUCCESS_URL`` must stay on this site (an open redirect otherwise: E004), and be
+    a URL name that reverses or a path from the root (E008): anything else would be
+    followed relative to the callback URL (``/oauth/gorgias/callback/integrations``)."""
     target = str(app_settings.SUCCESS_URL or "")
-    with contextlib.suppress(NoReverseMatch):
-        target = reverse(target)  # a URL name ("integrations:index") is on-site by definition
+    reversed_ = False
+    if getattr(settings, "ROOT_URLCONF", None):
+        with contextlib.suppress(NoReverseMatch):
+            # A URL name ("integrations:index") is on-site by definition.
+            target, reversed_ = reverse(target), True
     if not url_has_allowed_host_and_scheme(target, allowed_hosts=None):
         return [
             checks.Error(
@@ -81,7 +88,152 @@ def check_success_url(app_configs: Any = None, **kwargs: Any) -> list[checks.Che
                 id="helpdesk_oauth.E004",
             )
         ]
+    if not reversed_ and not target.startswith("/"):
+        return [
+            checks.Error(
+                f'HELPDESK_OAUTH["SUCCESS_URL"] = {app_settings.SUCCESS_URL!r} is neither a URL '
+                "name that reverses without arguments nor a path starting with '/': the browser "
+                "would be sent to it relative to the callback URL (a 404). At run time the "
+                "callback sends it to '/' instead.",
+                hint="Use the name of a URL pattern of this project (with its namespace, e.g. "
+                "'myapp:integrations') or an absolute path such as '/integrations/'.",
+                id="helpdesk_oauth.E008",
+            )
+        ]
     return []
+
+
+#: What ``include()`` line a project adds to serve the install and callback views.
+URLS_INCLUDE = 'path("helpdesk/", include("django_helpdesk_oauth.urls"))'
+
+
+@checks.register(checks.Tags.urls)
+def check_urls_included(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """The package's URLs (namespace ``helpdesk_oauth``) are part of ``ROOT_URLCONF``, under
+    any prefix. A broken URLconf is Django's own check's to report, not ours."""
+    if not getattr(settings, "ROOT_URLCONF", None):
+        return []
+    try:
+        reverse("helpdesk_oauth:callback", args=["app"])
+    except NoReverseMatch:
+        return [
+            checks.Error(
+                f"The URLs of django_helpdesk_oauth are not included in ROOT_URLCONF "
+                f"({settings.ROOT_URLCONF!r}): 'helpdesk_oauth:callback' does not reverse, so "
+                "no install can start or finish.",
+                hint=f"Add {URLS_INCLUDE} to the urlpatterns of {settings.ROOT_URLCONF} "
+                "(any prefix will do; keep the namespace).",
+                id="helpdesk_oauth.E010",
+            )
+        ]
+    return []
+
+
+@checks.register(checks.Tags.security)
+def check_session_cookie(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """The pending authorization request is bound to the browser's session
+    (:data:`~.services.install.SESSION_BINDING_KEY`): the provider's redirect back to the
+    callback is a cross-site navigation, on which a ``Strict`` cookie is not sent."""
+    samesite = settings.SESSION_COOKIE_SAMESITE
+    if isinstance(samesite, str) and samesite.lower() == "strict":
+        return [
+            checks.Error(
+                f"SESSION_COOKIE_SAMESITE = {samesite!r}: browsers do not send the session cookie "
+                "on the provider's redirect back to the OAuth callback, so every install ends "
+                "with 'This installation link is invalid or has expired' (400).",
+                hint='Set SESSION_COOKIE_SAMESITE = "Lax" (Django\'s default).',
+                id="helpdesk_oauth.E009",
+            )
+        ]
+    return []
+
+
+#: The SQLite ``OPTIONS`` the test settings and the example project use.
+SQLITE_OPTIONS = {
+    "init_command": "PRAGMA journal_mode=WAL;",
+    "transaction_mode": "IMMEDIATE",
+    "timeout": 20,
+}
+_SQLITE_ENGINES = ("django.db.backends.sqlite3", "django.contrib.gis.db.backends.spatialite")
+_WAL = re.compile(r"journal_mode\s*=\s*'?wal\b", re.IGNORECASE)
+
+
+def _in_memory(name: object) -> bool:
+    text = str(name or "")
+    return (
+        not text
+        or text == ":memory:"
+        or text.startswith("file::memory:")
+        or (text.startswith("file:") and "mode=memory" in text)
+    )
+
+
+@checks.register()
+def check_sqlite_concurrency(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """A SQLite file database needs WAL and ``IMMEDIATE`` transactions, or two processes
+    writing at once (the web process and a Celery worker: a refresh and an uninstall)
+    fail with "database is locked" instead of waiting their turn. In-memory databases
+    are skipped (one process)."""
+    messages: list[checks.CheckMessage] = []
+    for alias, config in (settings.DATABASES or {}).items():
+        if config.get("ENGINE") not in _SQLITE_ENGINES or _in_memory(config.get("NAME")):
+            continue
+        options = config.get("OPTIONS") or {}
+        missing = []
+        if not _WAL.search(str(options.get("init_command") or "")):
+            missing.append("WAL (init_command)")
+        if str(options.get("transaction_mode") or "").upper() != "IMMEDIATE":
+            missing.append('"transaction_mode": "IMMEDIATE"')
+        if missing:
+            messages.append(
+                checks.Warning(
+                    f"DATABASES[{alias!r}] is SQLite without {' and '.join(missing)} in its "
+                    "OPTIONS: concurrent refreshes and uninstalls fail with 'database is locked'.",
+                    hint=f'Set DATABASES["{alias}"]["OPTIONS"] = {SQLITE_OPTIONS!r}.',
+                    id="helpdesk_oauth.W006",
+                )
+            )
+    return messages
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_sandbox_in_production(
+    app_configs: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """``check --deploy``: the sandbox providers (consent without a login, tokens for
+    anyone) belong in development and tests only."""
+    messages: list[checks.CheckMessage] = []
+    if apps.is_installed("django_helpdesk_oauth.sandbox") and not settings.DEBUG:
+        messages.append(
+            checks.Error(
+                "'django_helpdesk_oauth.sandbox' is in INSTALLED_APPS while DEBUG is False: the "
+                "sandbox providers hand out tokens to anyone and are for development and tests "
+                "only.",
+                hint="Remove 'django_helpdesk_oauth.sandbox' from INSTALLED_APPS (and its "
+                "include() from the URLconf) in production settings.",
+                id="helpdesk_oauth.E011",
+            )
+        )
+    for key, provider in registry.items():
+        loopback = []
+        for name in base.ENDPOINTS:
+            template = provider.endpoint_template(name)
+            host = urlsplit(template.replace("{tenant}", "t")).hostname
+            if template.startswith("http://") and host in LOOPBACK_HOSTS:
+                loopback.append(name)
+        if loopback:
+            first = provider.endpoint_template(loopback[0])
+            messages.append(
+                checks.Warning(
+                    f'HELPDESK_OAUTH["PROVIDERS"]["{key}"] points {", ".join(loopback)} at '
+                    f"plain HTTP on loopback ({first!r}): the {key} provider this deployment "
+                    "talks to is a local stand-in (the sandbox?), not the real one.",
+                    hint=f'Remove the "{key}" overrides (the real endpoints apply) or point '
+                    "them at the provider's HTTPS endpoints.",
+                    id="helpdesk_oauth.W007",
+                )
+            )
+    return messages
 
 
 @checks.register(checks.Tags.security)

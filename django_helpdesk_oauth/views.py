@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from functools import wraps
 
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -25,7 +26,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from . import services
 from .conf import app_settings
-from .exceptions import AppMisconfigured, DecryptionError, FlowError, UnknownProvider
+from .exceptions import (
+    AppMisconfigured,
+    DecryptionError,
+    FlowError,
+    InvalidState,
+    UnknownProvider,
+)
 from .models import Installation, ProviderApp
 from .reporting import sensitive_oauth_view
 
@@ -44,13 +51,24 @@ def _error_page(request: HttpRequest, exc: FlowError, app: object = None) -> Htt
 
 
 def success_url() -> str:
-    """``SUCCESS_URL`` resolved; an off-site value falls back to ``/``."""
+    """``SUCCESS_URL`` resolved: a URL name reversed, or a path from the root.
+
+    An off-site value (check E004) or one that is neither (check E008: a name that does
+    not reverse would otherwise be followed relative to the callback URL) falls back to
+    ``/``, with a warning naming the setting.
+    """
     target = app_settings.SUCCESS_URL
     try:
-        url = resolve_url(target)
+        url = str(resolve_url(target))
     except NoReverseMatch:
-        url = target
-    if not url_has_allowed_host_and_scheme(url, allowed_hosts=None):
+        url = str(target or "")
+    if not url.startswith("/") or not url_has_allowed_host_and_scheme(url, allowed_hosts=None):
+        # %r: the value comes from settings, but a newline must not forge a log line.
+        logger.warning(
+            'HELPDESK_OAUTH["SUCCESS_URL"] = %r is neither a URL name that reverses nor a '
+            "path on this site; redirecting to '/' (see manage.py check).",
+            target,
+        )
         return "/"
     return url
 
@@ -121,9 +139,40 @@ def install(request: HttpRequest, app: ProviderApp) -> HttpResponse:
 @require_GET
 @_flow_view
 def callback(request: HttpRequest, app: ProviderApp) -> HttpResponse:
-    """The ``redirect_uri``: finish the install and send the browser to ``SUCCESS_URL``."""
-    services.complete_install(app, request.GET, session=request.session, user=request.user)
+    """The ``redirect_uri``: finish the install and send the browser to ``SUCCESS_URL``.
+
+    A pending request not found (400) is explained when the browser sent no session
+    cookie at all: the request is bound to the session (see :func:`_no_session_cookie`).
+    """
+    try:
+        services.complete_install(app, request.GET, session=request.session, user=request.user)
+    except InvalidState:
+        reason = _no_session_cookie(request)
+        if reason is None:
+            raise
+        raise InvalidState(reason) from None
     return HttpResponseRedirect(success_url())
+
+
+def _no_session_cookie(request: HttpRequest) -> str | None:
+    """Why the pending authorization request can't be found when the callback came with no
+    session cookie (it is bound to the browser's session); ``None`` when one was sent."""
+    if settings.SESSION_COOKIE_NAME in request.COOKIES:
+        return None
+    samesite = settings.SESSION_COOKIE_SAMESITE
+    if isinstance(samesite, str) and samesite.lower() == "strict":
+        return (
+            "This installation could not be completed because the browser did not send the "
+            f"session cookie: SESSION_COOKIE_SAMESITE is {samesite!r}, so it is not sent on the "
+            "provider's redirect back here. The site's administrator must set it to 'Lax' "
+            "(see manage.py check); then start again."
+        )
+    return (
+        "This installation could not be completed because the browser sent no session "
+        "cookie with it: cookies are blocked for this site, or the installation was started "
+        "on a different host name than this one. Allow cookies and start again from the "
+        "same address."
+    )
 
 
 #: The largest deauthorize body read, in bytes (a provider's webhook is a small JSON object).

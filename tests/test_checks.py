@@ -202,3 +202,273 @@ def test_the_sandbox_key_list_covers_every_key_the_sandbox_reads():
         read.update(re.findall(r'HELPDESK_OAUTH_SANDBOX\["([A-Z_]+)"\]', path.read_text()))
     assert read, "the pattern no longer finds how the sandbox reads its settings"
     assert read <= set(SETTING_KEYS)
+
+
+# -- SUCCESS_URL that is neither a URL name nor a path (E008) ---------------------------
+
+
+def success_url_messages():
+    from django_helpdesk_oauth.checks import check_success_url
+
+    return check_success_url()
+
+
+@pytest.mark.parametrize("url", ["integrations", "./done/", "?tab=oauth", "helpdesk_oauth:install"])
+def test_success_url_that_would_be_followed_relative_to_the_callback(settings, url):
+    # "integrations" is no URL name here (tests/urls.py): the browser would land on
+    # /oauth/gorgias/callback/integrations. A name that needs arguments does not reverse.
+    configure(settings, SUCCESS_URL=url)
+    [message] = success_url_messages()
+    assert message.id == "helpdesk_oauth.E008"
+    assert message.level == checks.ERROR
+    assert 'HELPDESK_OAUTH["SUCCESS_URL"]' in message.msg and repr(url) in message.msg
+    assert "'/integrations/'" in message.hint
+
+
+@pytest.mark.parametrize("url", ["/done/", "/", "home", "admin:index", "/done/?tab=oauth"])
+def test_success_url_names_and_root_paths_are_clean(settings, url):
+    configure(settings, SUCCESS_URL=url)
+    assert success_url_messages() == []
+
+
+@pytest.mark.parametrize("url", ["https://evil.example.com/", "//evil.example.com"])
+def test_an_off_site_success_url_is_reported_once(settings, url):
+    configure(settings, SUCCESS_URL=url)
+    assert [m.id for m in success_url_messages()] == ["helpdesk_oauth.E004"]
+
+
+# -- SESSION_COOKIE_SAMESITE = "Strict" (E009) -----------------------------------------
+
+
+@pytest.mark.parametrize("value", ["Strict", "strict"])
+def test_strict_session_cookie_is_an_error(settings, value):
+    settings.SESSION_COOKIE_SAMESITE = value
+    [message] = [m for m in checks.run_checks() if m.id == "helpdesk_oauth.E009"]
+    assert message.level == checks.ERROR
+    assert "SESSION_COOKIE_SAMESITE" in message.msg
+    assert '"Lax"' in message.hint
+
+
+@pytest.mark.parametrize("value", ["Lax", "None", False])
+def test_lax_or_unset_session_cookie_is_clean(settings, value):
+    settings.SESSION_COOKIE_SAMESITE = value
+    assert "helpdesk_oauth.E009" not in ids()
+
+
+# -- SQLite without WAL / IMMEDIATE transactions (W006) --------------------------------
+
+
+def sqlite_messages(**databases):
+    """The W006 check run on ``databases`` (overriding DATABASES warns; nothing connects)."""
+    import warnings
+
+    from django.test import override_settings
+
+    from django_helpdesk_oauth.checks import check_sqlite_concurrency
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        with override_settings(DATABASES=databases):
+            return check_sqlite_concurrency()
+
+
+def sqlite(name="/srv/app/db.sqlite3", **options):
+    return {"ENGINE": "django.db.backends.sqlite3", "NAME": name, "OPTIONS": options}
+
+
+def test_sqlite_with_django_defaults_warns_with_the_options_to_set():
+    [message] = sqlite_messages(default={"ENGINE": "django.db.backends.sqlite3", "NAME": "db"})
+    assert message.id == "helpdesk_oauth.W006"
+    assert message.level == checks.WARNING
+    assert "DATABASES['default']" in message.msg
+    assert "WAL" in message.msg and "IMMEDIATE" in message.msg
+    assert (
+        """{'init_command': 'PRAGMA journal_mode=WAL;', 'transaction_mode': 'IMMEDIATE', """
+        """'timeout': 20}""" in message.hint
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "missing", "present"),
+    [
+        ({"init_command": "PRAGMA journal_mode=WAL;"}, "IMMEDIATE", "WAL"),
+        ({"transaction_mode": "IMMEDIATE"}, "WAL", "IMMEDIATE"),
+        (
+            {"transaction_mode": "DEFERRED", "init_command": "PRAGMA journal_mode=WAL;"},
+            "IMMEDIATE",
+            "WAL",
+        ),
+        (
+            {"init_command": "PRAGMA journal_mode=DELETE;", "transaction_mode": "IMMEDIATE"},
+            "WAL",
+            "IMMEDIATE",
+        ),
+    ],
+)
+def test_sqlite_missing_one_of_the_two_names_it(options, missing, present):
+    [message] = sqlite_messages(default=sqlite(**options), other={"ENGINE": "x.postgresql"})
+    assert missing in message.msg and f"without {present}" not in message.msg
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        sqlite(init_command="PRAGMA journal_mode=WAL;", transaction_mode="IMMEDIATE", timeout=20),
+        sqlite(
+            init_command="PRAGMA journal_mode = wal; PRAGMA synchronous=NORMAL;",
+            transaction_mode="immediate",
+        ),
+        sqlite(":memory:"),
+        sqlite("file::memory:?cache=shared"),
+        sqlite("file:memdb1?mode=memory&cache=shared"),
+        {"ENGINE": "django.db.backends.postgresql", "NAME": "app"},
+    ],
+)
+def test_sqlite_with_wal_and_immediate_or_in_memory_is_clean(config):
+    assert sqlite_messages(default=config) == []
+
+
+def test_the_test_settings_sqlite_database_passes(monkeypatch):
+    from tests import settings as test_settings
+
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    assert sqlite_messages(default=test_settings._database()) == []
+
+
+# -- the package's URLs not included (E010) ---------------------------------------------
+
+
+@pytest.fixture
+def urlconf(monkeypatch, settings):
+    """Install a URLconf module made of ``patterns`` (none at all: ``broken``) as ROOT_URLCONF."""
+    import sys
+    import types
+
+    def use(*patterns, broken=False):
+        module = types.ModuleType("tests_checks_urlconf")
+        if not broken:
+            module.urlpatterns = list(patterns)
+        monkeypatch.setitem(sys.modules, module.__name__, module)
+        settings.ROOT_URLCONF = module.__name__
+
+    return use
+
+
+def test_package_urls_not_included(urlconf):
+    from django.contrib import admin
+    from django.urls import path
+
+    urlconf(path("admin/", admin.site.urls))
+    [message] = [m for m in checks.run_checks() if m.id == "helpdesk_oauth.E010"]
+    assert message.level == checks.ERROR
+    assert "ROOT_URLCONF" in message.msg
+    assert 'path("helpdesk/", include("django_helpdesk_oauth.urls"))' in message.hint
+
+
+@pytest.mark.parametrize(
+    "include_args",
+    [
+        ("django_helpdesk_oauth.urls",),
+        (("django_helpdesk_oauth.urls", "helpdesk_oauth"),),
+    ],
+)
+@pytest.mark.parametrize("prefix", ["", "deep/er/integrations/"])
+def test_package_urls_under_any_prefix_are_clean(urlconf, prefix, include_args):
+    from django.urls import include, path
+
+    urlconf(path(prefix, include(*include_args)))
+    assert "helpdesk_oauth.E010" not in ids()
+
+
+def test_package_urls_under_an_instance_namespace_are_clean(urlconf):
+    from django.urls import include, path
+
+    urlconf(path("oauth/", include("django_helpdesk_oauth.urls", namespace="oauth2")))
+    assert "helpdesk_oauth.E010" not in ids()
+
+
+def test_a_broken_urlconf_is_left_to_django(urlconf):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from django_helpdesk_oauth.checks import check_urls_included
+
+    urlconf(broken=True)  # no urlpatterns: Django's own URL check reports it
+    with pytest.raises(ImproperlyConfigured):
+        check_urls_included()
+
+
+# -- check --deploy: the sandbox and loopback endpoints (E011, W007) --------------------
+
+
+def deploy_ids():
+    return sorted(
+        m.id
+        for m in checks.run_checks(include_deployment_checks=True)
+        if m.id.startswith("helpdesk_oauth")
+    )
+
+
+def test_sandbox_installed_with_debug_off_fails_deploy_checks(settings):
+    settings.DEBUG = False
+    messages = [
+        m
+        for m in checks.run_checks(include_deployment_checks=True)
+        if m.id == "helpdesk_oauth.E011"
+    ]
+    [message] = messages
+    assert message.level == checks.ERROR
+    assert "django_helpdesk_oauth.sandbox" in message.msg and "INSTALLED_APPS" in message.msg
+    assert "DEBUG" in message.msg
+    assert "helpdesk_oauth.E011" not in ids()  # a deploy check only
+
+
+def test_sandbox_with_debug_on_is_not_a_deploy_error(settings):
+    settings.DEBUG = True
+    assert "helpdesk_oauth.E011" not in deploy_ids()
+
+
+def test_no_sandbox_no_deploy_error(settings):
+    from django_helpdesk_oauth.checks import check_sandbox_in_production
+
+    settings.DEBUG = False
+    settings.INSTALLED_APPS = [
+        app for app in settings.INSTALLED_APPS if app != "django_helpdesk_oauth.sandbox"
+    ]
+    assert [m.id for m in check_sandbox_in_production()] == []
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:8000/t", "http://localhost/oauth/token", "http://[::1]:8000/t"]
+)
+def test_loopback_http_endpoint_under_deploy(settings, url):
+    configure(settings, PROVIDERS={"gorgias": {"token_url": url}})
+    [message] = [
+        m
+        for m in checks.run_checks(include_deployment_checks=True)
+        if m.id == "helpdesk_oauth.W007"
+    ]
+    assert 'HELPDESK_OAUTH["PROVIDERS"]["gorgias"]' in message.msg
+    assert "token_url" in message.msg and repr(url) in message.msg
+    assert "helpdesk_oauth.W007" not in ids()  # fine for development and tests
+
+
+@pytest.mark.parametrize(
+    "providers", [{}, {"gorgias": {"token_url": "https://{tenant}.gorgias.example/oauth/token"}}]
+)
+def test_https_endpoints_are_clean_under_deploy(settings, providers):
+    settings.DEBUG = True  # the sandbox error aside
+    configure(settings, PROVIDERS=providers)
+    assert "helpdesk_oauth.W007" not in deploy_ids()
+
+
+def test_every_check_id_is_in_the_settings_docs():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    source = (root / "django_helpdesk_oauth" / "checks.py").read_text()
+    source += (root / "django_helpdesk_oauth" / "sandbox" / "checks.py").read_text()
+    declared = set(re.findall(r'id="(helpdesk_oauth[a-z_]*\.[EW]\d{3})"', source))
+    assert len(declared) >= 15
+    docs = (root / "docs" / "settings.md").read_text()
+    assert {i for i in declared if f"`{i}`" not in docs} == set()
