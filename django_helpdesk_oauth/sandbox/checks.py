@@ -1,4 +1,5 @@
-"""System check for ``HELPDESK_OAUTH_SANDBOX``: keys the sandbox does not read (typos)."""
+"""System checks for ``HELPDESK_OAUTH_SANDBOX``: keys the sandbox does not read (typos), a
+bad ``ACCESS_TOKEN_LIFETIME``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.core import checks
 
 #: Every key of ``settings.HELPDESK_OAUTH_SANDBOX`` the sandbox reads (add one here when
 #: the sandbox starts reading it).
-SETTING_KEYS = ("API_KEYS", "CLIENTS", "RATE_LIMITS", "STATE_FILE")
+SETTING_KEYS = ("ACCESS_TOKEN_LIFETIME", "API_KEYS", "CLIENTS", "RATE_LIMITS", "STATE_FILE")
 
 
 @checks.register()
@@ -35,3 +36,22 @@ def check_unknown_sandbox_settings(
             )
         )
     return messages
+
+
+@checks.register()
+def check_access_token_lifetime(
+    app_configs: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """``ACCESS_TOKEN_LIFETIME`` is unset or a whole number of seconds, at least 1."""
+    config = getattr(settings, "HELPDESK_OAUTH_SANDBOX", None) or {}
+    value = config.get("ACCESS_TOKEN_LIFETIME") if isinstance(config, dict) else None
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+        return []
+    return [
+        checks.Error(
+            f'HELPDESK_OAUTH_SANDBOX["ACCESS_TOKEN_LIFETIME"] = {value!r} is not a number '
+            "of seconds.",
+            hint="Set it to a whole number of seconds, at least 1 (e.g. 120), or remove it.",
+            id="helpdesk_oauth_sandbox.E002",
+        )
+    ]

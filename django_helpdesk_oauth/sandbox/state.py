@@ -93,6 +93,8 @@ class SandboxState:
     ``lifetimes``
         access-token lifetime in seconds per provider (``{"gorgias": 86400, "kustomer": 86400}``);
         a provider missing here uses its profile's (``None``: never expires).
+        ``HELPDESK_OAUTH_SANDBOX["ACCESS_TOKEN_LIFETIME"]`` (seconds) sets every expiring
+        provider's at start; a lifetime the client requests (Zendesk's ``expires_in``) wins.
     ``code_lifetime``
         authorization-code lifetime in seconds (60).
     ``now``
@@ -184,15 +186,22 @@ class SandboxState:
 
     @property
     def codes(self) -> dict[str, AuthorizationCode]:
-        return self.tokens.codes
+        return self._token_store().codes
 
     @property
     def access_tokens(self) -> dict[str, IssuedToken]:
-        return self.tokens.access_tokens
+        return self._token_store().access_tokens
 
     @property
     def refresh_tokens(self) -> dict[str, IssuedToken]:
-        return self.tokens.refresh_tokens
+        return self._token_store().refresh_tokens
+
+    def _token_store(self) -> TokenStore:
+        # Settings (and STATE_FILE) first: after a restart the first request may be an
+        # API call with an access token issued before it, which only the file knows.
+        with self._lock:
+            self._load_settings()
+            return self.tokens
 
     @property
     def kustomer_apps(self) -> dict[str, KustomerApp]:
@@ -240,7 +249,9 @@ class SandboxState:
 
     def lifetime(self, profile: Profile) -> int | None:
         """The access-token lifetime in seconds for ``profile`` (``None``: never expires)."""
-        return self.lifetimes.get(profile.key, profile.access.lifetime)
+        with self._lock:
+            self._load_settings()
+            return self.lifetimes.get(profile.key, profile.access.lifetime)
 
     # -- settings and persistence -------------------------------------------------
 
@@ -258,6 +269,13 @@ class SandboxState:
         self.file = StateFile(path) if path else None
         if config.get("RATE_LIMITS"):
             self.rate_limits_enabled = True
+        lifetime = config.get("ACCESS_TOKEN_LIFETIME")
+        if isinstance(lifetime, int) and not isinstance(lifetime, bool) and lifetime >= 1:
+            # Every expiring access token lives this long (e.g. 120 s, to watch a background
+            # refresh); never-expiring ones stay so. Other values: check E002 refuses them.
+            self.lifetimes.update(
+                {key: lifetime for key, value in self.lifetimes.items() if value is not None}
+            )
         if self.file is not None:
             self.file.restore(self.registry, self.tokens, self.keys)
         for entry in config.get("CLIENTS", ()):
@@ -389,28 +407,29 @@ class SandboxState:
 
     def create_code(self, **binding: Any) -> AuthorizationCode:
         """Issue a single-use code bound to ``binding`` (the :class:`AuthorizationCode` fields)."""
-        return self.tokens.create_code(self.code_lifetime, **binding)
+        return self._token_store().create_code(self.code_lifetime, **binding)
 
     def add_token(self, token: IssuedToken) -> IssuedToken:
         """Store an issued access or refresh token."""
-        return self.tokens.add(token)
+        return self._token_store().add(token)
 
     def find_access_token(self, token: str | None) -> IssuedToken | None:
         """The access token record if ``token`` is currently usable, else ``None``."""
-        return self.tokens.find_access(token)
+        return self._token_store().find_access(token)
 
     def revoke_token(self, token: str) -> bool:
         """Revoke one access or refresh token; ``True`` if it existed."""
-        return self.tokens.revoke(token)
+        return self._token_store().revoke(token)
 
     def invalidate_refresh_token(self, token: str) -> bool:
         """Revoke a refresh token as if the customer uninstalled the app; ``True`` if it existed."""
         with self._lock:
-            return token in self.tokens.refresh_tokens and self.tokens.revoke(token)
+            tokens = self._token_store()
+            return token in tokens.refresh_tokens and tokens.revoke(token)
 
     def revoke_family(self, family: str) -> int:
         """Revoke every token descending from one authorization code; returns how many."""
-        return self.tokens.revoke_family(family)
+        return self._token_store().revoke_family(family)
 
     def revoke_all(
         self, tenant: str, provider: str | None = None, *, access_tokens: bool = False
@@ -421,7 +440,7 @@ class SandboxState:
         says they stay valid until they expire, so the default keeps them).
         Returns how many tokens were revoked.
         """
-        return self.tokens.revoke_all(tenant, provider, access_tokens)
+        return self._token_store().revoke_all(tenant, provider, access_tokens)
 
     def send_deauthorize(
         self,
@@ -474,7 +493,7 @@ class SandboxState:
         self, provider: str | None = None, tenant: str | None = None
     ) -> list[IssuedToken]:
         """Refresh tokens that would still be accepted, optionally filtered."""
-        return self.tokens.live_refresh(provider, tenant)
+        return self._token_store().live_refresh(provider, tenant)
 
     def advance(self, seconds: float) -> None:
         """Move the sandbox clock forward by ``seconds`` (expires codes and tokens)."""

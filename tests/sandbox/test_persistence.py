@@ -53,3 +53,21 @@ def test_a_damaged_file_starts_afresh(settings, tmp_path):
     configure(settings, path)
     state = SandboxState()
     assert state.get_client("gorgias", "gorgias-test-client") is not None  # from settings
+
+
+def test_an_access_token_issued_before_a_restart_works_for_the_first_api_call(
+    settings, tmp_path, client
+):
+    from django_helpdesk_oauth.sandbox.state import state
+    from tests.sandbox.helpers import bearer, gorgias_tokens, url
+
+    configure(settings, tmp_path / "sandbox.json")
+    state.reset()
+    access = gorgias_tokens(client)["access_token"]  # issued and saved to the file
+    state.reset()  # a restarted server: nothing in memory, the file on disk
+
+    # The API call is the restarted server's first request: no client lookup before it.
+    response = client.get(url("gorgias-account", tenant="acme"), **bearer(access))
+
+    assert response.status_code == 200, response.content
+    assert response.json()["domain"] == "acme"

@@ -34,13 +34,26 @@ CODE_CHALLENGE_RE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 MAX_PARAM_LENGTH = 2048
 
 
-def valid_redirect_uri(client: SandboxClient, uri: str | None) -> bool:
+def registered_redirect_uris(request: HttpRequest | None, client: SandboxClient) -> tuple[str, ...]:
+    """The client's registered redirect URIs, a path (``/helpdesk/x/callback/``) taken on
+    the sandbox's own origin: the URI of a project that serves the sandbox itself,
+    whatever port it runs on."""
+    return tuple(
+        request.build_absolute_uri(uri) if request is not None and uri.startswith("/") else uri
+        for uri in client.redirect_uris
+    )
+
+
+def valid_redirect_uri(
+    client: SandboxClient, uri: str | None, request: HttpRequest | None = None
+) -> bool:
     """An absolute http(s) URI without fragment, registered if the client registered any.
 
     A registered URI matches only the identical string, query included (RFC 6749
     §3.1.2.3 simple string comparison, RFC 9700 §4.1.3 exact matching): a URI
     registered as ``…/callback?account=acme`` matches that, not ``…/callback``, and
-    one registered without a query matches no URI that has one.
+    one registered without a query matches no URI that has one. A registered path is
+    compared on ``request``'s origin (:func:`registered_redirect_uris`).
     """
     if not uri or len(uri) > MAX_PARAM_LENGTH or any(c.isspace() or ord(c) < 32 for c in uri):
         return False
@@ -51,7 +64,7 @@ def valid_redirect_uri(client: SandboxClient, uri: str | None) -> bool:
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
         return False
     if client.redirect_uris:
-        return uri in client.redirect_uris
+        return uri in registered_redirect_uris(request, client)
     return True
 
 
@@ -130,12 +143,13 @@ def _show_consent(
         return _error_page(request, "Unknown client_id: this app is not registered.")
     if profile.redirect == "registered":
         # Only client_id and state are read: the user goes back to the app's registered URL.
-        redirect_uri = client.redirect_uris[0] if client.redirect_uris else None
+        registered = registered_redirect_uris(request, client)
+        redirect_uri = registered[0] if registered else None
         if redirect_uri is None:
             return _error_page(request, "This app has no registered redirection URL.")
     else:
         redirect_uri = params.get("redirect_uri")
-        if not valid_redirect_uri(client, redirect_uri):
+        if not valid_redirect_uri(client, redirect_uri, request):
             return _error_page(request, "Missing, malformed or unregistered redirect_uri.")
     payload: dict[str, Any] = {
         "provider": provider,
