@@ -43,6 +43,39 @@ def check_encryption_keys(app_configs: Any = None, **kwargs: Any) -> list[checks
     return []
 
 
+@checks.register(checks.Tags.security)
+def check_decrypt_with_secret_key(
+    app_configs: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """``DECRYPT_WITH_SECRET_KEY`` is a boolean (E020); while it is on next to
+    ``ENCRYPTION_KEYS`` it is a step of a migration, not a state (W020)."""
+    value = app_settings.DECRYPT_WITH_SECRET_KEY
+    if not isinstance(value, bool):
+        return [
+            checks.Error(
+                f'HELPDESK_OAUTH["DECRYPT_WITH_SECRET_KEY"] = {value!r} is not True or False: '
+                "it is treated as False, so values written before ENCRYPTION_KEYS were set "
+                "cannot be decrypted.",
+                hint="Set it to True while moving to ENCRYPTION_KEYS (then run "
+                "helpdesk_oauth_rekey and remove it), or remove it.",
+                id="helpdesk_oauth.E020",
+            )
+        ]
+    if value and crypto.explicit_keys():
+        return [
+            checks.Warning(
+                'HELPDESK_OAUTH["DECRYPT_WITH_SECRET_KEY"] is True: values encrypted with the '
+                "key derived from SECRET_KEY (or SECRET_KEY_FALLBACKS) still decrypt, so "
+                "SECRET_KEY still protects them.",
+                hint="Run helpdesk_oauth_rekey until it re-encrypts 0 values, then remove "
+                "DECRYPT_WITH_SECRET_KEY (docs/security.md, 'From SECRET_KEY to "
+                "ENCRYPTION_KEYS').",
+                id="helpdesk_oauth.W020",
+            )
+        ]
+    return []
+
+
 @checks.register()
 def check_providers(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Every provider named in ``PROVIDERS`` exists and its endpoint names are known."""

@@ -32,6 +32,10 @@ DEFAULTS: dict[str, Any] = {
     # Fernet keys (urlsafe base64, 32 bytes). The first encrypts, all decrypt.
     # Empty: a key derived from SECRET_KEY is used and a system check warns.
     "ENCRYPTION_KEYS": [],
+    # True while moving from the SECRET_KEY-derived key to ENCRYPTION_KEYS: values
+    # written under the keys derived from SECRET_KEY / SECRET_KEY_FALLBACKS still
+    # decrypt until helpdesk_oauth_rekey has moved them; then remove it.
+    "DECRYPT_WITH_SECRET_KEY": False,
     # fn(user, installation) -> bool deciding who may POST to the uninstall URL.
     # The default requires the model permission helpdesk_oauth.delete_installation.
     "UNINSTALL_PERMISSION": "django_helpdesk_oauth.views.can_uninstall",

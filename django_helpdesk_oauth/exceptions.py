@@ -36,8 +36,9 @@ class DecryptionError(HelpdeskOAuthError):
         self.model, self.pk, self.field = model, pk, field
 
     @classmethod
-    def for_field(cls, instance: object, field: object) -> DecryptionError:
-        """The error for ``instance.<field>`` (a model instance and one of its fields)."""
+    def for_field(cls, instance: object, field: object, hint: str = "") -> DecryptionError:
+        """The error for ``instance.<field>`` (a model instance and one of its fields);
+        ``hint``, when given, is appended (the fix when a known key opens the value)."""
         meta = getattr(instance, "_meta", None)
         label = meta.label if meta is not None else type(instance).__name__
         name = str(getattr(field, "name", field))
@@ -46,7 +47,8 @@ class DecryptionError(HelpdeskOAuthError):
         return cls(
             f"The stored {verbose} cannot be decrypted with any configured key ({label} "
             f'pk={pk}): restore the key it was written with (HELPDESK_OAUTH["ENCRYPTION_KEYS"], '
-            "or SECRET_KEY_FALLBACKS when that is empty), or replace the value.",
+            "or SECRET_KEY_FALLBACKS when that is empty), or replace the value."
+            + (f" {hint}" if hint else ""),
             model=label,
             pk=pk,
             field=name,

@@ -80,7 +80,9 @@ class EncryptedAttribute(DeferredAttribute):
             return self
         value = super().__get__(instance, cls)
         if isinstance(value, Unreadable):
-            raise DecryptionError.for_field(instance, self.field)
+            raise DecryptionError.for_field(
+                instance, self.field, hint=crypto.unreadable_hint(value.ciphertext)
+            )
         return value
 
     def __set__(self, instance: Any, value: Any) -> None:

@@ -8,6 +8,7 @@ from django.core import checks
 from django.db import connection
 
 from django_helpdesk_oauth import crypto
+from django_helpdesk_oauth.conf import app_settings
 from django_helpdesk_oauth.exceptions import ConfigurationError, DecryptionError
 from django_helpdesk_oauth.models import ProviderApp
 
@@ -81,3 +82,42 @@ def test_mask_shows_at_most_four_characters():
     assert crypto.mask(SECRET) == "••••3456"
     assert crypto.mask("short") == "••••"
     assert crypto.mask("") == ""
+
+
+def test_secret_key_values_name_the_fix_and_decrypt_while_the_setting_is_on(settings):
+    with_keys(settings, [])
+    written = crypto.encrypt("written-before-keys")
+    stray = Fernet(Fernet.generate_key()).encrypt(b"under-an-unknown-key").decode()
+    key = Fernet.generate_key().decode()
+    with_keys(settings, [key])
+    with pytest.raises(DecryptionError) as info:
+        crypto.decrypt(written)
+    assert "derived from SECRET_KEY" in str(info.value)
+    assert "DECRYPT_WITH_SECRET_KEY" in str(info.value)
+    with pytest.raises(DecryptionError) as info:
+        crypto.decrypt(stray)
+    assert "SECRET_KEY" not in str(info.value)  # no hint for a key we do not know
+
+    settings.HELPDESK_OAUTH = {**settings.HELPDESK_OAUTH, "DECRYPT_WITH_SECRET_KEY": True}
+    assert crypto.decrypt(written) == "written-before-keys"
+    assert crypto.configured_keys() == (key, crypto.derived_key())
+    assert Fernet(key).decrypt(crypto.rotate(written).encode()) == b"written-before-keys"
+    assert Fernet(key).decrypt(crypto.encrypt("new").encode()) == b"new"  # the first key writes
+    assert "helpdesk_oauth.W020" in [m.id for m in checks.run_checks()]
+
+
+@pytest.mark.parametrize("value", ["True", "false", 1, None])
+def test_decrypt_with_secret_key_must_be_a_boolean(settings, value):
+    with_keys(settings, [Fernet.generate_key().decode()])
+    settings.HELPDESK_OAUTH = {**settings.HELPDESK_OAUTH, "DECRYPT_WITH_SECRET_KEY": value}
+    assert crypto.configured_keys() == tuple(settings.HELPDESK_OAUTH["ENCRYPTION_KEYS"])
+    messages = [m for m in checks.run_checks() if m.id == "helpdesk_oauth.E020"]
+    assert len(messages) == 1 and repr(value) in messages[0].msg
+
+
+def test_decrypt_with_secret_key_is_quiet_without_encryption_keys(settings):
+    with_keys(settings, [])
+    settings.HELPDESK_OAUTH = {**settings.HELPDESK_OAUTH, "DECRYPT_WITH_SECRET_KEY": True}
+    ids = [m.id for m in checks.run_checks()]
+    assert "helpdesk_oauth.W001" in ids and "helpdesk_oauth.W020" not in ids
+    assert "DECRYPT_WITH_SECRET_KEY" not in " ".join(app_settings.unknown_names())

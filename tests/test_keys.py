@@ -135,6 +135,45 @@ def test_a_rotated_secret_key_without_fallbacks_is_a_typed_error(
     assert provider_requests(sandbox, "api") == []
 
 
+def test_moving_to_encryption_keys_without_downtime(settings, sandbox, installed, gorgias_app):
+    """docs/security.md 'From SECRET_KEY to ENCRYPTION_KEYS': installs made with the derived
+    key keep working at every step; only ENCRYPTION_KEYS are needed afterwards."""
+    use_keys(settings)
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = KEY_A, []
+    ProviderApp.objects.filter(pk=gorgias_app.pk).update(client_secret=GORGIAS_SECRET)
+    installation = installed(gorgias_app)
+    key = Fernet.generate_key().decode()
+
+    # ENCRYPTION_KEYS without the setting: a typed error naming the fix, nothing sent.
+    use_keys(settings, key)
+    with pytest.raises(DecryptionError) as info:
+        installation.api_session().get("account")
+    assert "DECRYPT_WITH_SECRET_KEY" in str(info.value)
+    assert provider_requests(sandbox, "api") == []
+
+    # Step 1: deployed with the setting: calls and refreshes work; new tokens under the key.
+    settings.HELPDESK_OAUTH = {**settings.HELPDESK_OAUTH, "DECRYPT_WITH_SECRET_KEY": True}
+    assert installation.api_session().get("account").status_code == 200
+    make_due()  # the refresh reads the client secret still under the derived key
+    assert refresh_installation_token.apply(args=(installation.pk,)).get() == "refreshed"
+    token = Token.objects.get()
+    assert token.refresh_count == 1
+    assert Fernet(key).decrypt(raw(Token, "refresh_token", token.pk).encode())
+    assert opens_with(KEY_A, raw(ProviderApp, "client_secret", gorgias_app.pk))
+
+    # Step 2: the re-key; step 3: the setting removed.
+    call_command("helpdesk_oauth_rekey", stdout=io.StringIO(), stderr=io.StringIO())
+    settings.HELPDESK_OAUTH = {
+        k: v for k, v in settings.HELPDESK_OAUTH.items() if k != "DECRYPT_WITH_SECRET_KEY"
+    }
+    assert not opens_with(KEY_A, raw(ProviderApp, "client_secret", gorgias_app.pk))
+    assert ProviderApp.objects.get().client_secret == GORGIAS_SECRET
+    make_due()
+    assert refresh_installation_token.apply(args=(installation.pk,)).get() == "refreshed"
+    assert Token.objects.get().refresh_count == 2
+    assert installation.api_session().get("account").status_code == 200
+
+
 def test_explicit_encryption_keys_ignore_secret_key_fallbacks(settings):
     key = Fernet.generate_key().decode()
     use_keys(settings, key)

@@ -1,7 +1,10 @@
 """Re-encrypt every encrypted column with the first key of ``ENCRYPTION_KEYS``.
 
 Key rotation: prepend a new key to ``HELPDESK_OAUTH["ENCRYPTION_KEYS"]``, run
-``helpdesk_oauth_rekey`` (this module), then drop the old key. Every
+``helpdesk_oauth_rekey`` (this module), then drop the old key. Moving from the
+key derived from ``SECRET_KEY`` to ``ENCRYPTION_KEYS``: set both ``ENCRYPTION_KEYS``
+and ``DECRYPT_WITH_SECRET_KEY = True`` (the derived keys then decrypt too), run
+it, then remove ``DECRYPT_WITH_SECRET_KEY``. Every
 :class:`~django_helpdesk_oauth.fields.EncryptedTextField` of every model of
 this app is found by introspection, so a new encrypted column is covered
 without touching this file.
@@ -35,11 +38,14 @@ APP_LABEL = "helpdesk_oauth"
 class RekeyError(HelpdeskOAuthError):
     """A stored value cannot be decrypted with any configured key (names the row, not the value)."""
 
-    def __init__(self, label: str, pk: object, field: str) -> None:
+    def __init__(self, label: str, pk: object, field: str, hint: str = "") -> None:
+        fix = hint or (
+            "Add the key it was written with (or clear that value), then run the re-key again; "
+            "rows before it are done."
+        )
         super().__init__(
             f"{label} pk={pk}: the {field} value cannot be decrypted with any key in "
-            'HELPDESK_OAUTH["ENCRYPTION_KEYS"]. Add the key it was written with (or clear '
-            "that value), then run the re-key again; rows before it are done."
+            f'HELPDESK_OAUTH["ENCRYPTION_KEYS"]. {fix}'
         )
         self.label, self.pk, self.field = label, pk, field
 
@@ -119,7 +125,8 @@ def rekey_model(
                     try:
                         updates[name][pk] = crypto.rotate(ciphertext)
                     except DecryptionError:
-                        raise RekeyError(label, pk, name) from None
+                        hint = crypto.unreadable_hint(ciphertext)
+                        raise RekeyError(label, pk, name, hint) from None
                     changed += 1
                 result.values += changed
                 result.rewritten += bool(changed)

@@ -1,4 +1,5 @@
-"""helpdesk_oauth_rekey: every encrypted column moves to the first key; unknown keys fail loudly."""
+"""helpdesk_oauth_rekey: every encrypted column moves to the first key; unknown keys fail
+loudly; the move from the SECRET_KEY-derived key to ENCRYPTION_KEYS, end to end."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ from datetime import timedelta
 
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
+from django.core import checks
 from django.db import connection
 from django.utils import timezone
 
+from django_helpdesk_oauth import crypto
+from django_helpdesk_oauth.exceptions import DecryptionError
 from django_helpdesk_oauth.models import (
     AuthorizationRequest,
     Installation,
@@ -172,3 +176,110 @@ def test_bad_input_exits_non_zero_with_one_line():
     assert_one_line_failure(
         manage(CMD, "--model", "nope.Nope"), "--model 'nope.Nope' is not one of"
     )
+
+
+# --- From the key derived from SECRET_KEY to ENCRYPTION_KEYS (docs/security.md) ----------
+
+OLD_SECRET_KEY = "django-secret-key-old-" + "o" * 40
+NEW_SECRET_KEY = "django-secret-key-new-" + "n" * 40
+DERIVED = (crypto.derived_key(NEW_SECRET_KEY), crypto.derived_key(OLD_SECRET_KEY))
+
+
+def without_encryption_keys(settings, secret_key, fallbacks=()):
+    use_keys(settings)
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = secret_key, list(fallbacks)
+
+
+def decrypt_with_secret_key(settings, value):
+    options = {**settings.HELPDESK_OAUTH, "DECRYPT_WITH_SECRET_KEY": value}
+    if value is None:
+        del options["DECRYPT_WITH_SECRET_KEY"]
+    settings.HELPDESK_OAUTH = options
+
+
+def write_every_column():
+    """One value in every encrypted column (9 values), under whatever keys are configured."""
+    gorgias = ProviderApp.objects.create(
+        slug="g", provider="gorgias", client_id="g", client_secret="gorgias-first-secret-0001"
+    )
+    kustomer = ProviderApp.objects.create(
+        slug="k", provider="kustomer", client_id="k", client_secret="kustomer-secret-value-0001"
+    )
+    set_client_secret(gorgias, "gorgias-second-secret-0002")  # the first becomes previous
+    now = timezone.now()
+    for n, app in enumerate((gorgias, kustomer)):
+        Token.objects.create(
+            installation=Installation.objects.create(app=app, tenant=f"t{n}"),
+            access_token=f"derived-access-token-{n}-xxxxxxxx",
+            refresh_token=f"derived-refresh-token-{n}-yyyyyyy",
+            expires_at=now + timedelta(hours=1),
+        )
+    PendingRevocation.objects.create(app=gorgias, tenant="gone", token="derived-revoke-zzzz")
+    AuthorizationRequest.objects.create(
+        state_hash="2" * 64,
+        app=kustomer,
+        tenant="acme",
+        browser_binding="3" * 64,
+        code_verifier="derived-pkce-verifier-wwwwwwww",
+        redirect_uri="https://example.com/cb",
+        scopes="",
+        expires_at=now,
+    )
+    return gorgias
+
+
+@pytest.mark.django_db
+def test_from_secret_key_to_encryption_keys(run, settings):
+    # Written with no ENCRYPTION_KEYS: some rows under a SECRET_KEY since rotated the
+    # Django way (now in SECRET_KEY_FALLBACKS), the rest under the current SECRET_KEY.
+    without_encryption_keys(settings, OLD_SECRET_KEY)
+    gorgias = write_every_column()
+    without_encryption_keys(settings, NEW_SECRET_KEY, [OLD_SECRET_KEY])
+    Token.objects.filter(installation__app=gorgias).update(access_token="rewritten-under-new")
+    expected = plaintexts()
+    run.remember(*(v for rows in expected.values() for row in rows for v in row[1:] if v))
+    values = raw_values()
+    assert len(values) == 9
+    assert {DERIVED.index(next(k for k in DERIVED if opens_with(k, v))) for v in values} == {0, 1}
+
+    # 1. ENCRYPTION_KEYS alone: nothing written before reads, and the error names the fix.
+    use_keys(settings, KEY_B)
+    with pytest.raises(DecryptionError) as info:
+        ProviderApp.objects.get(pk=gorgias.pk).client_secret  # noqa: B018
+    assert "derived from SECRET_KEY" in str(info.value)
+    assert 'HELPDESK_OAUTH["DECRYPT_WITH_SECRET_KEY"] = True' in str(info.value)
+    assert "'From SECRET_KEY to ENCRYPTION_KEYS'" in str(info.value)
+    message = run.error(CMD)
+    assert "pk=" in message and "DECRYPT_WITH_SECRET_KEY" in message
+    assert raw_values() == values  # the failed run changed nothing
+
+    # 2. DECRYPT_WITH_SECRET_KEY = True: every value reads; new values go under KEY_B.
+    decrypt_with_secret_key(settings, True)
+    assert plaintexts() == expected
+    assert "helpdesk_oauth.W020" in [m.id for m in checks.run_checks()]
+    PendingRevocation.objects.create(app=gorgias, tenant="new", token="written-during-move")
+    expected = plaintexts()
+
+    # 3. The re-key moves everything to ENCRYPTION_KEYS[0] and says what comes next.
+    lines = run(CMD).out.splitlines()
+    assert lines[-2] == "Re-encrypted 9 values with the first key."
+    assert 'remove HELPDESK_OAUTH["DECRYPT_WITH_SECRET_KEY"]' in lines[-1]
+
+    # 4. The setting removed: everything reads back equal, under KEY_B and no derived key.
+    decrypt_with_secret_key(settings, None)
+    assert "helpdesk_oauth.W020" not in [m.id for m in checks.run_checks()]
+    assert plaintexts() == expected
+    values = raw_values()
+    assert len(values) == 10
+    assert all(opens_with(KEY_B, v) for v in values)
+    assert not any(opens_with(k, v) for k in DERIVED for v in values)
+    assert run(CMD).out.splitlines()[-1] == "Re-encrypted 0 values with the first key."
+
+
+@pytest.mark.django_db
+def test_an_unknown_key_gets_no_secret_key_hint(run, settings, key_a, data):
+    use_keys(settings, KEY_B)
+    decrypt_with_secret_key(settings, False)
+    message = run.error(CMD)
+    assert "Add the key it was written with" in message
+    assert "SECRET_KEY" not in message

@@ -2,7 +2,9 @@
 
 Rotate the encryption key: prepend the new key to
 ``HELPDESK_OAUTH["ENCRYPTION_KEYS"]``, deploy, run this command, then remove
-the old key. Idempotent: values already under the first key are left alone,
+the old key. From the key derived from ``SECRET_KEY`` to ``ENCRYPTION_KEYS``:
+deploy ``ENCRYPTION_KEYS`` with ``DECRYPT_WITH_SECRET_KEY = True``, run this
+command, then remove that setting. Idempotent: values already under the first key are left alone,
 so an interrupted run is resumed by running it again.
 """
 
@@ -12,6 +14,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from ... import crypto
 from ...exceptions import ConfigurationError
 from ...services.rekey import RekeyError, encrypted_models, rekey_model
 from ..formatting import one_line, table
@@ -22,7 +25,8 @@ from ..progress import ProgressBar
 class Command(BaseCommand):
     help = (
         'Re-encrypt every encrypted column with the first key of HELPDESK_OAUTH["ENCRYPTION_KEYS"]'
-        " (run after prepending a new key, before removing the old one)."
+        " (run after prepending a new key, before removing the old one; or, moving from the"
+        ' SECRET_KEY-derived key, with HELPDESK_OAUTH["DECRYPT_WITH_SECRET_KEY"] = True).'
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -80,3 +84,9 @@ class Command(BaseCommand):
             self.stdout.write(line)
         values = sum(r.values for r in results)
         self.stdout.write(f"Re-encrypted {values} values with the first key.")
+        if crypto.decrypts_with_secret_key() and not options["model"]:
+            # Every row was read and none failed: nothing needs the derived keys any more.
+            self.stdout.write(
+                "Nothing is left under the keys derived from SECRET_KEY: remove "
+                'HELPDESK_OAUTH["DECRYPT_WITH_SECRET_KEY"] and deploy.'
+            )
