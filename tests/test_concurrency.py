@@ -135,3 +135,23 @@ def test_a_worker_killed_mid_refresh_does_not_block_refresh_after_its_lease(
     token = Token.objects.get()
     assert token.refresh_count == 1 and token.lease_owner == ""
     assert Installation.objects.get().status == "active"
+
+
+def test_callers_racing_between_the_read_and_the_lease_refresh_once_per_round(
+    sandbox, installed, kustomer_app
+):
+    """Read first, lease second (issue 13): with no provider delay the callers' SELECTs
+    and lease UPDATEs interleave; the version guard lets exactly one lease per round,
+    and each refresh spends the refresh token the previous round stored."""
+    installation = installed(kustomer_app)
+    rounds = 4
+    for number in range(1, rounds + 1):
+        Token.objects.update(expires_at=timezone.now())
+        outcomes = run_threads(installation.pk)
+        assert sorted(outcomes) == sorted(["refreshed"] + ["fresh"] * (WORKERS - 1)), outcomes
+        assert Token.objects.get().refresh_count == number
+    refreshes = sandbox.state.matching_requests(endpoint="token", grant_type="refresh_token")
+    assert [r["status"] for r in refreshes] == [200] * rounds  # no invalid_grant: none spent twice
+    token = Token.objects.get()
+    assert token.lease_owner == ""
+    assert Installation.objects.get().status == "active"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from django_helpdesk_oauth import signals, tasks
@@ -245,3 +247,34 @@ def test_a_redirecting_token_endpoint_gets_no_credentials(sandbox, installed, go
         refresh_installation(installation.pk)
     assert sandbox.state.matching_requests(endpoint="api") == []
     assert snapshot(installation) == before
+
+
+def statements(run):
+    """The verbs of the SQL statements ``run()`` sends on this thread's connection."""
+    with CaptureQueriesContext(connection) as captured:
+        result = run()
+    return result, [query["sql"].split(None, 1)[0].upper() for query in captured]
+
+
+def test_a_due_refresh_costs_three_statements_and_a_fresh_token_one(
+    sandbox, installed, kustomer_app
+):
+    """Issue 13: one SELECT (token, installation, app), the lease UPDATE, the
+    save-and-release UPDATE; a token that is not due: the SELECT alone."""
+    installation = installed(kustomer_app)
+    make_due(installation)
+    outcome, sent = statements(lambda: refresh_installation(installation.pk))
+    assert outcome is Outcome.REFRESHED
+    assert sent == ["SELECT", "UPDATE", "UPDATE"]
+    outcome, sent = statements(lambda: refresh_installation(installation.pk))
+    assert outcome is Outcome.FRESH
+    assert sent == ["SELECT"]
+    # The Celery task (run in-process) adds none.
+    make_due(installation)
+    task = tasks.refresh_installation_token
+    outcome, sent = statements(lambda: task.apply(args=[installation.pk]).get())
+    assert outcome == "refreshed"
+    assert sent == ["SELECT", "UPDATE", "UPDATE"]
+    outcome, sent = statements(lambda: task.apply(args=[installation.pk]).get())
+    assert (outcome, sent) == ("fresh", ["SELECT"])
+    assert [r["status"] for r in refreshes(sandbox)] == [200, 200]

@@ -1,13 +1,19 @@
 """Refreshing one installation's token, single-flight across every worker.
 
-The lease (invariant 1) is one conditional UPDATE on the token row, so it
-works the same on SQLite and PostgreSQL, across threads, processes and
-machines. The HTTP call runs outside any transaction; the result is written
-with a second conditional UPDATE guarded by ``refresh_count`` (the token's
-version), which also releases the lease. A caller that finds the lease taken
-waits and re-reads the fresh token instead of refreshing again: with rotating
-refresh tokens (Kustomer) a second refresh would spend the token and lose the
-customer.
+Read first, lease second: one SELECT (token, installation and app joined)
+decides in Python whether the token is due; a token that is not due costs that
+one statement. A due one is leased (invariant 1) with one conditional UPDATE
+on the token row guarded by the version the SELECT saw (``refresh_count``),
+the lease being free and the token still due, so the snapshot read is the row
+leased: every writer of the token values moves ``refresh_count`` on (a refresh,
+the salvage of a rotated refresh token, a re-install), and a rekey writes the
+same plaintext. It works the same on SQLite and PostgreSQL, across threads,
+processes and machines. The HTTP call runs outside any transaction; the result
+is written with a second conditional UPDATE guarded by the same version, which
+also releases the lease: three statements for a refresh. A caller that finds
+the lease taken waits and re-reads the token instead of refreshing again: with
+rotating refresh tokens (Kustomer) a second refresh would spend the token and
+lose the customer.
 """
 
 from __future__ import annotations
@@ -107,13 +113,24 @@ def _short(exc: BaseException) -> str:
     return str(exc)[:255]
 
 
-def _take_lease(installation_id: int, owner: str, now: datetime, due: Q) -> bool:
+def _take_lease(token: Token, owner: str, now: datetime, due: Q) -> bool:
+    """Lease ``token``'s row for ``owner`` if it is still the version read, its lease is
+    free (or lapsed) at ``now`` and it is still ``due``: one conditional UPDATE."""
     lease_free = Q(lease_owner="") | Q(lease_expires_at__lt=now)
     return bool(
-        Token.objects.filter(due, lease_free, installation_id=installation_id).update(
+        Token.objects.filter(
+            due, lease_free, pk=token.pk, refresh_count=token.refresh_count
+        ).update(
             lease_owner=owner,
             lease_expires_at=now + timedelta(seconds=app_settings.REFRESH_LEASE),
         )
+    )
+
+
+def _lease_taken(token: Token, now: datetime) -> bool:
+    """Whether another worker held ``token``'s lease when it was read (lapsed: free)."""
+    return bool(token.lease_owner) and (
+        token.lease_expires_at is None or token.lease_expires_at >= now
     )
 
 
@@ -124,13 +141,16 @@ def _release(installation_id: int, owner: str) -> None:
 
 
 def _snapshot(installation_id: int) -> _Snapshot | None:
-    token = (
-        Token.objects.select_related("installation__app")
-        .filter(installation_id=installation_id)
-        .first()
+    """The token, its installation and app in one SELECT (``None``: no token)."""
+    # A slice, not .first(): at most one row (one-to-one), so no ORDER BY is needed.
+    rows = list(
+        Token.objects.select_related("installation__app").filter(installation_id=installation_id)[
+            :1
+        ]
     )
-    if token is None:
+    if not rows:
         return None
+    token = rows[0]
     return _Snapshot(token, token.installation, token.installation.app)
 
 
@@ -146,11 +166,11 @@ def _due_condition(now: datetime, version: int | None) -> Q:
     return due_condition(now)
 
 
-def _still_due(row: Mapping[str, Any], now: datetime, version: int | None) -> bool:
+def _still_due(token: Token, now: datetime, version: int | None) -> bool:
     """:func:`_due_condition` evaluated on a row already read."""
     if version is not None:
-        return bool(row["refresh_count"] == version and row["expires_at"] is not None)
-    return is_due(row["expires_at"], row["lifetime"], now)
+        return token.refresh_count == version and token.expires_at is not None
+    return is_due(token.expires_at, token.lifetime, now)
 
 
 @sensitive_variables()
@@ -197,38 +217,42 @@ def refresh_installation(
 def _refresh_when_due(
     installation_id: int, *, if_version: int | None, wait: float | None
 ) -> Outcome:
-    owner = uuid.uuid4().hex
+    owner = ""
     # A holder may make two token calls (the secret grace-window retry).
     patience = 2 * app_settings.HTTP_TIMEOUT + LEASE_SAFETY
     deadline = time.monotonic() + (wait if wait is not None else patience)
+    raced = False
     while True:
-        now = timezone.now()
-        due = _due_condition(now, if_version)
-        # Read before the UPDATE, so the lease ends no earlier than this figure says.
-        lease = float(app_settings.REFRESH_LEASE)
-        lease_ends = time.monotonic() + lease
-        if _take_lease(installation_id, owner, now, due):
-            # A lease shorter than the checks allow (E006) still leaves half of it.
-            safety = min(float(LEASE_SAFETY), lease / 2)
-            return _refresh_with_lease(installation_id, owner, lease_ends - safety)
-        # Not taken: not due, no token, or another worker holds the lease.
-        row = (
-            Token.objects.filter(installation_id=installation_id)
-            .values("refresh_count", "expires_at", "lifetime")
-            .first()
-        )
-        if row is None:
+        snap = _snapshot(installation_id)
+        if snap is None:
             return Outcome.SKIPPED
-        if not _still_due(row, now, if_version):
+        now = timezone.now()
+        if not _still_due(snap.token, now, if_version):
             return Outcome.FRESH
+        if not _lease_taken(snap.token, now):
+            owner = owner or uuid.uuid4().hex
+            # Read before the UPDATE, so the lease ends no earlier than this figure says.
+            lease = float(app_settings.REFRESH_LEASE)
+            lease_ends = time.monotonic() + lease
+            if _take_lease(snap.token, owner, now, _due_condition(now, if_version)):
+                # A lease shorter than the checks allow (E006) still leaves half of it.
+                safety = min(float(LEASE_SAFETY), lease / 2)
+                return _refresh_with_lease(snap, owner, lease_ends - safety)
+            if not raced:
+                # Changed since the read (refreshed, leased, deleted): re-read it now.
+                raced = True
+                continue
+        # Another worker holds the lease: wait for its result.
         if time.monotonic() >= deadline:
             raise RefreshRetryLater("Another worker is refreshing this token; try again later.")
+        raced = False
         time.sleep(WAIT_POLL)
 
 
-def _refresh_with_lease(installation_id: int, owner: str, call_deadline: float) -> Outcome:
+def _refresh_with_lease(snap: _Snapshot, owner: str, call_deadline: float) -> Outcome:
+    installation_id = snap.installation.pk
     try:
-        return _refresh_holding_lease(installation_id, owner, call_deadline)
+        return _refresh_holding_lease(snap, owner, call_deadline)
     except DecryptionError as exc:
         _release(installation_id, owner)
         _record_unreadable(installation_id, exc)
@@ -241,14 +265,13 @@ def _refresh_with_lease(installation_id: int, owner: str, call_deadline: float) 
 
 
 @sensitive_variables()
-def _refresh_holding_lease(installation_id: int, owner: str, call_deadline: float) -> Outcome:
-    """Refresh while holding the lease. ``call_deadline`` (``time.monotonic()`` seconds)
-    is when every token call must have ended: ``LEASE_SAFETY`` seconds (at most half the
-    lease) before the lease lapses, so no other worker can take it over while our call
-    is still in flight."""
-    snap = _snapshot(installation_id)
-    assert snap is not None  # we hold a lease on its row
+def _refresh_holding_lease(snap: _Snapshot, owner: str, call_deadline: float) -> Outcome:
+    """Refresh while holding the lease on ``snap.token`` (the version leased).
+    ``call_deadline`` (``time.monotonic()`` seconds) is when every token call must have
+    ended: ``LEASE_SAFETY`` seconds (at most half the lease) before the lease lapses, so
+    no other worker can take it over while our call is still in flight."""
     token, installation, app = snap.token, snap.installation, snap.app
+    installation_id = installation.pk
     if installation.status != Installation.Status.ACTIVE or not token.refresh_token:
         _release(installation_id, owner)
         expired = token.expires_at is not None and token.expires_at <= timezone.now()
