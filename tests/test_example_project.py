@@ -6,6 +6,7 @@ a temporary database and ``var`` directory.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -152,3 +153,91 @@ def test_walkthrough_refuses_an_unmigrated_database(run):
     result = run("walkthrough")
     assert result.returncode != 0
     assert "migrate" in result.stderr
+
+
+def manage_in(directory, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    """``manage.py <args>`` with its database and ``var/`` in ``directory``, plus ``extra`` env."""
+    directory.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(
+        [sys.executable, str(MANAGE), *args],
+        cwd=ROOT,
+        env=example_env(directory, **extra),
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=60,
+    )
+
+
+def last_json(result: subprocess.CompletedProcess[str]) -> object:
+    """The JSON value a ``manage.py shell -c`` script printed last."""
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+APPS_API_CALLS = """
+import json
+from django.test import Client
+browser = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION="Bearer demo-kustomer-admin-key")
+base = "/sandbox/kustomer/apps-api/v1/apps/available"
+app = {"app": "other", "version": "1", "title": "Other", "visibility": "private"}
+answers = {
+    "register": browser.post(base, json.dumps(app), content_type="application/json"),
+    "rotate": browser.post(base + "/demoapp_5f0acme/secret", "{}", content_type="application/json"),
+}
+print(json.dumps({name: r.status_code for name, r in answers.items()}))
+"""
+
+
+def test_the_demo_api_key_rotates_nothing_without_debug(tmp_path):
+    refused = manage_in(tmp_path / "off", "shell", "-c", APPS_API_CALLS, DEBUG="False")
+    allowed = manage_in(tmp_path / "on", "shell", "-c", APPS_API_CALLS, DEBUG="True")
+
+    assert last_json(refused) == {"register": 404, "rotate": 404}
+    # The same calls with DEBUG on (the demo): the key works, so the 404s above are DEBUG's.
+    assert last_json(allowed) == {"register": 200, "rotate": 200}
+
+
+ENDPOINTS_PER_REQUEST = """
+import json
+from django.test import Client
+from django_helpdesk_oauth.providers import get_provider
+def location(host, port):
+    answer = Client().get("/helpdesk/gorgias-sandbox/install/?account=acme",
+                          HTTP_HOST=host, SERVER_PORT=port)
+    return [answer.status_code, answer.headers.get("Location", "").split("?")[0]]
+print(json.dumps({
+    "127.0.0.1": location("127.0.0.1:8123", "8123"),
+    "localhost": location("localhost:8124", "8124"),
+    # The Host header's port is not where our server-side calls go: the server's is.
+    "forged_port": location("127.0.0.1:9999", "8125"),
+    "no_request": get_provider("gorgias").endpoint("token_url", "acme"),
+}))
+"""
+
+
+def test_without_sandbox_base_url_the_sandbox_is_where_the_request_came_in(tmp_path):
+    assert manage_in(tmp_path, "migrate", "--no-input", "-v", "0").returncode == 0
+    assert manage_in(tmp_path, "seed_sandbox_apps").returncode == 0
+
+    seen = last_json(manage_in(tmp_path, "shell", "-c", ENDPOINTS_PER_REQUEST))
+
+    authorize = "/sandbox/gorgias/acme/oauth/authorize"
+    assert seen == {
+        "127.0.0.1": [302, f"http://127.0.0.1:8123{authorize}"],
+        "localhost": [302, f"http://localhost:8124{authorize}"],
+        "forged_port": [302, f"http://127.0.0.1:8125{authorize}"],
+        # Outside a request (the Celery worker): runserver's default address.
+        "no_request": "http://127.0.0.1:8000/sandbox/gorgias/acme/oauth/token",
+    }
+
+
+def test_an_explicit_sandbox_base_url_wins(tmp_path):
+    code = (
+        "import json; from django_helpdesk_oauth.providers import get_provider; "
+        "print(json.dumps(get_provider('kustomer').endpoint('token_url', 'acme')))"
+    )
+    result = manage_in(
+        tmp_path, "shell", "-c", code, SANDBOX_BASE_URL="http://127.0.0.1:8200/sandbox"
+    )
+    assert last_json(result) == "http://127.0.0.1:8200/sandbox/kustomer/acme/api/oauth/token"

@@ -12,13 +12,20 @@ itself. A deployment sets environment variables (or ``example_project/.env``):
 ``CELERY_BROKER_URL``
     e.g. ``redis://localhost:6379/0`` or ``amqp://guest@localhost//``;
     default ``filesystem://`` (no server) in ``var/broker/``.
-``HELPDESK_OAUTH_ENCRYPTION_KEYS``
-    Comma-separated Fernet keys, first one encrypting. Unset: a dev key is
-    generated once into ``var/encryption.key``.
+``HELPDESK_OAUTH_KEYS``
+    Comma-separated Fernet keys, first one encrypting (the name the docs use).
+    Unset: a dev key is generated once into ``var/encryption.key``.
 ``SANDBOX_BASE_URL``
-    Where the sandbox providers are served (default
-    ``http://127.0.0.1:8000/sandbox``, i.e. ``runserver`` itself). Set it to
-    an empty value to talk to the real providers.
+    Where the sandbox providers are served. Unset (the default): this project
+    itself, at the loopback address and port each request came in on
+    (``integrations.sandbox_base``), and ``http://127.0.0.1:8000/sandbox``
+    outside requests (the Celery worker: set it there when ``runserver`` listens
+    on another port). Set it to an empty value to talk to the real providers.
+``SANDBOX_TOKEN_LIFETIME``
+    Seconds every expiring sandbox access token lives (default: each provider's
+    own, e.g. 24 h). ``120`` makes a background refresh visible within minutes:
+    the refresh margin is capped at half the lifetime, and the beat sweep then
+    runs every quarter of it.
 ``SANDBOX_KUSTOMER_ENDPOINTS``
     Kustomer's endpoint set in the sandbox: ``per_org`` (default, like the
     package's: the org's own consent page and token host) or ``seed`` (the
@@ -35,6 +42,7 @@ from pathlib import Path
 
 import environ
 from cryptography.fernet import Fernet
+from integrations.sandbox_base import SandboxProviders
 
 from django_helpdesk_oauth.sandbox.endpoints import provider_settings
 
@@ -71,6 +79,10 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Inside MessageMiddleware: install/uninstall messages stored with the response.
+    "integrations.middleware.FlowMessagesMiddleware",
+    "integrations.middleware.DemoApiKeysOnlyInDebugMiddleware",
+    "integrations.sandbox_base.SandboxBaseMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -144,12 +156,17 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TIMEZONE = TIME_ZONE
+# Short-lived sandbox tokens (seconds), to watch a background refresh; None: the providers'.
+SANDBOX_TOKEN_LIFETIME = env.int("SANDBOX_TOKEN_LIFETIME", default=None)
 # Plain beat schedule (no django-celery-beat): sweep for tokens due every 5 minutes,
-# well under half of REFRESH_MARGIN (30 min).
+# well under half of REFRESH_MARGIN (30 min); with short-lived sandbox tokens, every
+# quarter of their lifetime (their margin is half of it), at least every 10 s.
 CELERY_BEAT_SCHEDULE = {
     "helpdesk-oauth-refresh": {
         "task": "django_helpdesk_oauth.tasks.refresh_expiring_tokens",
-        "schedule": 300.0,
+        "schedule": (
+            max(10.0, min(300.0, SANDBOX_TOKEN_LIFETIME / 4)) if SANDBOX_TOKEN_LIFETIME else 300.0
+        ),
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
@@ -163,7 +180,7 @@ def _encryption_keys() -> list[str]:
     tokens stored before. Written to a temporary file and hard-linked into place,
     so two processes starting together cannot end up with different keys.
     """
-    keys = env.list("HELPDESK_OAUTH_ENCRYPTION_KEYS", default=[])
+    keys = env.list("HELPDESK_OAUTH_KEYS", default=[])
     if keys:
         return keys
     path = VAR_DIR / "encryption.key"
@@ -180,16 +197,23 @@ def _encryption_keys() -> list[str]:
     return [path.read_text().strip()]
 
 
-SANDBOX_BASE_URL = env("SANDBOX_BASE_URL", default="http://127.0.0.1:8000/sandbox")
+# None (unset): the sandbox this project serves, at the address of each request.
+SANDBOX_BASE_URL = env("SANDBOX_BASE_URL", default=None)
 SANDBOX_KUSTOMER_ENDPOINTS = env("SANDBOX_KUSTOMER_ENDPOINTS", default="per_org")
-# This project's own address, where the sandbox is mounted (…/sandbox stripped).
-SANDBOX_SITE_URL = SANDBOX_BASE_URL.rstrip("/").removesuffix("/sandbox")
+# Help Scout sends the user back to the app's registered Redirection URL. A path is
+# taken on the sandbox's own address (this project, whatever its port); with an explicit
+# SANDBOX_BASE_URL, on that address (…/sandbox stripped).
+HELPSCOUT_CALLBACK = "/helpdesk/helpscout-sandbox/callback/"
+if SANDBOX_BASE_URL:
+    HELPSCOUT_CALLBACK = SANDBOX_BASE_URL.rstrip("/").removesuffix("/sandbox") + HELPSCOUT_CALLBACK
 
 HELPDESK_OAUTH = {
     "ENCRYPTION_KEYS": _encryption_keys(),
     # Empty SANDBOX_BASE_URL: the providers' real endpoints.
     "PROVIDERS": (
-        provider_settings(SANDBOX_BASE_URL, kustomer=SANDBOX_KUSTOMER_ENDPOINTS)
+        SandboxProviders(kustomer=SANDBOX_KUSTOMER_ENDPOINTS)
+        if SANDBOX_BASE_URL is None
+        else provider_settings(SANDBOX_BASE_URL, kustomer=SANDBOX_KUSTOMER_ENDPOINTS)
         if SANDBOX_BASE_URL
         else {}
     ),
@@ -248,7 +272,7 @@ HELPDESK_OAUTH_SANDBOX = {
             "title": "Example Help Scout App",
             # Help Scout's authorize URL names no redirect_uri: the user goes back to the
             # Redirection URL registered with the app, i.e. this project's callback.
-            "redirect_uris": [f"{SANDBOX_SITE_URL}/oauth/helpscout-sandbox/callback/"],
+            "redirect_uris": [HELPSCOUT_CALLBACK],
         },
         {
             "provider": "zoho_desk",
@@ -259,6 +283,8 @@ HELPDESK_OAUTH_SANDBOX = {
     ],
     # Tokens and apps the sandbox issued survive runserver restarts (and autoreloads).
     "STATE_FILE": str(VAR_DIR / "sandbox-state.json"),
+    # None: each provider's own lifetime.
+    "ACCESS_TOKEN_LIFETIME": SANDBOX_TOKEN_LIFETIME,
     # An admin API key of the sandbox's Kustomer apps API (register app, rotate secret).
     "API_KEYS": {
         "demo-kustomer-admin-key": {

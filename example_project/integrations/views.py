@@ -5,13 +5,19 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
+from django_helpdesk_oauth import services
 from django_helpdesk_oauth.models import Installation, ProviderApp
+
+#: Who may press "Refresh now" (the admin's "Refresh now" action asks the same).
+REFRESH_PERMISSION = "helpdesk_oauth.change_installation"
 
 #: What follows the tenant in the provider's address, shown next to the input.
 TENANT_SUFFIX = {
@@ -101,5 +107,34 @@ def index(request: HttpRequest) -> HttpResponse:
             "cards": cards,
             # The library's default UNINSTALL_PERMISSION hook checks this permission.
             "can_uninstall": user.is_active and user.has_perm("helpdesk_oauth.delete_installation"),
+            "can_refresh": user.is_active and user.has_perm(REFRESH_PERMISSION),
         },
     )
+
+
+@require_POST
+def refresh(request: HttpRequest, pk: int) -> HttpResponse:
+    """ "Refresh now" for one installation (a thin layer over ``services.refresh_many``,
+    as the admin action): a message says what happened, then back to the page.
+
+    Anonymous users go to the login page; users without the permission get a 403.
+    """
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    if not request.user.has_perm(REFRESH_PERMISSION):
+        return HttpResponse("You are not allowed to refresh tokens.", status=403)
+    installation = get_object_or_404(Installation.objects.select_related("app"), pk=pk)
+    label = f"{installation.app} for {installation.tenant}"
+    results: list[services.RefreshResult] = []
+    services.refresh_many(Installation.objects.filter(pk=pk), on_result=results.append)
+    result = results[0] if results else None
+    if result is not None and result.outcome == "refreshed":
+        messages.success(request, f"Refreshed the token of {label}.")
+    elif result is not None and result.outcome == "fresh":
+        messages.info(request, f"The token of {label} was refreshed meanwhile; nothing to do.")
+    elif result is not None and result.outcome == "failed":
+        messages.error(request, f"Refreshing {label} failed: {result.message or result.reason}.")
+    else:
+        reason = result.reason if result is not None else "no token"
+        messages.info(request, f"Nothing to refresh for {label} ({reason}).")
+    return HttpResponseRedirect(reverse("integrations"))

@@ -72,16 +72,15 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def example_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
-    """The example project on a free loopback port, with a fresh database and a superuser."""
+    """The example project on a free loopback port (never 8000), with a fresh database and a
+    superuser. ``SANDBOX_BASE_URL`` is not set: the example finds its sandbox at the address
+    and port each request came in on, as a user's ``runserver 127.0.0.1:8123`` does."""
     tmp = tmp_path_factory.mktemp("example")
     port = _free_port()
+    while port == 8000:
+        port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    env = example_env(
-        tmp,
-        SANDBOX_BASE_URL=f"{url}/sandbox",
-        DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD,
-        PYTHONUNBUFFERED="1",
-    )
+    env = example_env(tmp, DJANGO_SUPERUSER_PASSWORD=ADMIN_PASSWORD, PYTHONUNBUFFERED="1")
 
     def manage(*args: str) -> None:
         result = subprocess.run(
@@ -119,7 +118,7 @@ def example_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleN
                 log.flush()
                 pytest.fail(f"runserver did not come up:\n{(tmp / 'runserver.log').read_text()}")
             time.sleep(0.1)
-        yield SimpleNamespace(url=url, manage=manage, log=tmp / "runserver.log")
+        yield SimpleNamespace(url=url, port=port, manage=manage, log=tmp / "runserver.log")
     finally:
         server.terminate()
         try:

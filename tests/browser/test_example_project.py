@@ -63,6 +63,40 @@ def test_connect_gorgias(page, expect, screenshot):
     screenshot(page, "integrations-active")
 
 
+def test_the_sandbox_follows_the_port_runserver_listens_on(page, expect, example_server):
+    # No SANDBOX_BASE_URL and a port other than 8000: Connect goes to this server's sandbox.
+    assert example_server.port != 8000
+    connect(page, "gorgias-sandbox", "cyberdyne")
+    expect(page.get_by_role("heading", name="Authorize Example Gorgias App")).to_be_visible()
+    assert page.url.startswith(f"{example_server.url}/sandbox/gorgias/cyberdyne/oauth/authorize?")
+
+    page.get_by_role("button", name="Allow").click()
+
+    # The code exchange (server-side) reached the same server: installed.
+    expect(row(page, "gorgias-sandbox", "cyberdyne").locator(".badge")).to_have_text("active")
+    expect(page.locator(".messages")).to_have_text("Connected Example Gorgias App for cyberdyne.")
+
+
+def test_refresh_now_and_uninstall_say_what_happened(page, expect, login):
+    login(page)
+    install_gorgias(page, expect, "tyrell")
+    installation = row(page, "gorgias-sandbox", "tyrell")
+
+    installation.get_by_role("button", name="Refresh now").click()
+    expect(page.locator(".messages")).to_have_text(
+        "Refreshed the token of Example Gorgias App for tyrell."
+    )
+    expect(installation.locator("td").nth(4)).not_to_have_text("—")  # last refresh
+
+    installation.get_by_role("button", name="Uninstall").click()
+    expect(page.locator(".messages")).to_have_text(
+        "Uninstalled Example Gorgias App for tyrell: its tokens were revoked at the provider."
+    )
+    # A message is shown once.
+    page.reload()
+    expect(page.locator(".messages")).to_have_count(0)
+
+
 def test_connect_kustomer_with_the_org_form(page, expect, screenshot):
     connect(page, "kustomer-sandbox", "globex")
 
@@ -78,7 +112,7 @@ def test_connect_kustomer_with_the_org_form(page, expect, screenshot):
 
 
 def test_kustomer_install_url_without_org_asks_for_it(page, expect, screenshot):
-    page.goto("/oauth/kustomer-sandbox/install/")
+    page.goto("/helpdesk/kustomer-sandbox/install/")
     expect(
         page.get_by_role("heading", name="Connect Example Kustomer App to Kustomer")
     ).to_be_visible()
@@ -188,7 +222,7 @@ def test_staff_rotates_the_kustomer_secret_through_the_apps_api(page, expect, lo
 
 def test_connect_zendesk_through_its_subdomain_form(page, expect, screenshot):
     # The install URL without ?subdomain= (a link from elsewhere): the package asks for it.
-    page.goto("/oauth/zendesk-sandbox/install/")
+    page.goto("/helpdesk/zendesk-sandbox/install/")
     expect(
         page.get_by_role("heading", name="Connect Example Zendesk App to Zendesk")
     ).to_be_visible()

@@ -10,6 +10,7 @@ from django.db import transaction
 
 from django_helpdesk_oauth.crypto import mask
 from django_helpdesk_oauth.models import ProviderApp
+from django_helpdesk_oauth.sandbox.state import state as sandbox
 
 #: slug → provider of the apps this command manages.
 SANDBOX_APPS = {
@@ -25,10 +26,16 @@ SANDBOX_APPS = {
 
 
 def demo_client(provider: str) -> dict[str, Any]:
-    """The first client of ``provider`` in ``settings.HELPDESK_OAUTH_SANDBOX["CLIENTS"]``."""
+    """The first client of ``provider`` in ``settings.HELPDESK_OAUTH_SANDBOX["CLIENTS"]``,
+    with the client secret the sandbox this project serves holds for it now: the
+    settings' one, or a later one kept in its ``STATE_FILE`` (a secret rotated in the
+    admin while ``runserver`` ran)."""
     config = getattr(settings, "HELPDESK_OAUTH_SANDBOX", None) or {}
     for client in config.get("CLIENTS", ()):
         if client.get("provider") == provider and client.get("client_secret"):
+            served = sandbox.get_client(provider, client["client_id"])
+            if served is not None and served.client_secret:
+                return {**client, "client_secret": served.client_secret}
             return client
     raise CommandError(
         f'settings.HELPDESK_OAUTH_SANDBOX["CLIENTS"] has no {provider} client with a secret.'
@@ -47,7 +54,8 @@ class Command(BaseCommand):
     help = (
         "Create or update one ProviderApp per sandbox provider (gorgias-sandbox, "
         "kustomer-sandbox, zendesk-sandbox, …) with the demo credentials the sandbox providers "
-        "know (settings.HELPDESK_OAUTH_SANDBOX). Idempotent."
+        "know (settings.HELPDESK_OAUTH_SANDBOX, and its STATE_FILE for a rotated secret). "
+        "Idempotent."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:

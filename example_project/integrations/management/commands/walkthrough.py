@@ -144,8 +144,12 @@ class Command(BaseCommand):
 
     @contextlib.contextmanager
     def _environment(self) -> Iterator[None]:
-        """Sandbox server up, settings pointed at it, Celery eager; all undone on exit."""
-        call_command("seed_sandbox_apps", stdout=self.stdout)
+        """Sandbox server up, settings pointed at it, Celery eager; all undone on exit.
+
+        The apps are seeded for this run's own sandbox, and on exit again for
+        ``runserver``'s (its settings and ``STATE_FILE``), so clicking through right
+        after works (the Kustomer secret rotated in step 5 lived only in this run).
+        """
         celery_conf = tasks.refresh_expiring_tokens.app.conf
         eager = (celery_conf.task_always_eager, celery_conf.task_eager_propagates)
         # Eager: .delay()/.apply_async() run the task in this process, so no worker is needed.
@@ -178,6 +182,7 @@ class Command(BaseCommand):
                 with override_settings(**overrides), requests.Session() as browser:
                     # Fresh provider state (clients re-read from the settings above).
                     sandbox.reset()
+                    call_command("seed_sandbox_apps", stdout=self.stdout)
                     self.browser = browser
                     self.stdout.write(
                         f"\nSandbox providers served by this project at {self.sandbox_base}; "
@@ -186,6 +191,12 @@ class Command(BaseCommand):
                     yield
         finally:
             celery_conf.task_always_eager, celery_conf.task_eager_propagates = eager
+            sandbox.reset()  # runserver's sandbox again: settings and STATE_FILE
+            call_command("seed_sandbox_apps", stdout=io.StringIO())
+            self.stdout.write(
+                "\nThe sandbox apps match runserver's sandbox again (seed_sandbox_apps): "
+                "`python example_project/manage.py runserver` to click through."
+            )
 
     # -- output -------------------------------------------------------------------------
 
