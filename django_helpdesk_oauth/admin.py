@@ -10,11 +10,13 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
-from django.urls import path, reverse
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, path, reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -27,6 +29,9 @@ from .fields import is_readable, masked_value
 from .humanize import expires_in
 from .models import Installation, PendingRevocation, ProviderApp, Token
 from .reporting import sensitive_oauth_view
+from .services import links
+from .services.bulk import RefreshSummary
+from .services.creds import credential_health
 from .services.secrets import (
     SecretRotationError,
     create_app,
@@ -128,12 +133,14 @@ class ProviderAppAdmin(admin.ModelAdmin):
         "secret",
         "secret_rotated_at",
         "enabled",
+        "credentials",
     ]
     list_filter = ["provider", "enabled"]
     search_fields = ["slug", "name", "client_id"]
     readonly_fields = [
         "provider",
         "slug",
+        "credentials",
         "secret",
         "secret_rotated_at",
         "last_error",
@@ -166,6 +173,7 @@ class ProviderAppAdmin(admin.ModelAdmin):
         return [
             "slug",
             "provider",
+            "credentials",
             *ProviderAppChangeForm.Meta.fields,
             "secret",
             "secret_rotated_at",
@@ -185,6 +193,42 @@ class ProviderAppAdmin(admin.ModelAdmin):
                 _("rotate client secret"),
             )
         return obj.client_secret_hint
+
+    @admin.display(description=_("credentials"))
+    def credentials(self, obj: ProviderApp) -> str:
+        """The app's recorded credential problem (:func:`.services.creds.credential_health`):
+        "OK", the previous secret standing in for a rejected current one, or the error."""
+        health = credential_health(obj)
+        if health.ok:
+            return format_html('<span style="color:#1a7f37">{}</span>', _("OK"))
+        if health.fallback_until is not None:
+            return format_html(
+                '<strong style="color:#bf8700">{}</strong><br>{}',
+                _("previous secret in use until %(until)s")
+                % {"until": health.fallback_until.strftime("%Y-%m-%d %H:%M %Z")},
+                health.last_error,
+            )
+        return format_html('<strong style="color:#cf222e">{}</strong>', health.last_error)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        app = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if app is not None:
+            # What to give the provider, on REDIRECT_BASE_URL or this request's origin.
+            try:
+                context["provider_links"] = [
+                    (_("Redirect URI"), links.redirect_uri(app.slug, request)),
+                    (_("Install URL"), links.install_url(app.slug, request)),
+                ]
+            except NoReverseMatch:
+                context["provider_links_missing"] = links.INCLUDE_URLS
+        return self.changeform_view(request, object_id, form_url, context)
 
     # The create form posts the client secret: keep it out of error reports.
     @sensitive_variables()
@@ -284,6 +328,12 @@ class TokenInline(admin.StackedInline):
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # read-only: no Save buttons on the installation's page
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # the token goes with its installation (uninstall or delete)
+
 
 STATUS_COLOURS = {"active": "#1a7f37", "needs_reauth": "#bf8700", "uninstalled": "#6e7781"}
 
@@ -320,6 +370,13 @@ class InstallationAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # installations come from the OAuth flow only
 
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The change page is read-only (no Save buttons, a POST is refused); the list's
+        # actions (refresh, uninstall), which ask without an object, keep the permission.
+        if obj is not None:
+            return False
+        return super().has_change_permission(request, obj)
+
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj: Installation) -> str:
         colour = STATUS_COLOURS.get(obj.status, "#6e7781")
@@ -354,6 +411,7 @@ class InstallationAdmin(admin.ModelAdmin):
         # Forced, as the command without --due-only; failure reasons are on each
         # installation's last error.
         summary = services.refresh_many(queryset)
+        self._report_app_problems(request, summary)
         counts = {key: summary.counts[key] for key in ("refreshed", "fresh", "skipped", "failed")}
         n = counts["refreshed"]
         self.message_user(
@@ -367,10 +425,38 @@ class InstallationAdmin(admin.ModelAdmin):
             messages.WARNING if counts["failed"] else messages.SUCCESS,
         )
 
+    def _report_app_problems(self, request: HttpRequest, summary: RefreshSummary) -> None:
+        for slug, health in summary.app_problems.items():
+            self.message_user(
+                request,
+                _("Provider app %(slug)s: %(error)s") % {"slug": slug, "error": health.last_error},
+                messages.ERROR,
+            )
+
     # Delete permission, as the uninstall URL's default hook (views.can_uninstall): the
-    # revocation cannot be undone.
+    # revocation cannot be undone, so a confirmation page comes first (as delete_selected:
+    # the confirmed POST carries post=yes).
     @admin.action(description=_("Uninstall (revoke at the provider)"), permissions=["delete"])
-    def uninstall_selected(self, request: HttpRequest, queryset: QuerySet[Installation]) -> None:
+    def uninstall_selected(
+        self, request: HttpRequest, queryset: QuerySet[Installation]
+    ) -> TemplateResponse | None:
+        if request.POST.get("post") != "yes":
+            selected = list(queryset.select_related("app").order_by("pk"))
+            context = {
+                **self.admin_site.each_context(request),
+                "title": _("Uninstall installations?"),
+                "opts": self.model._meta,
+                "queryset": selected,
+                "to_uninstall": [i for i in selected if i.status != "uninstalled"],
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "media": self.media,
+            }
+            request.current_app = self.admin_site.name
+            return TemplateResponse(
+                request,
+                "admin/helpdesk_oauth/installation/uninstall_selected_confirmation.html",
+                context,
+            )
         done = revoked = 0
         for installation in queryset:
             try:
@@ -401,6 +487,7 @@ class InstallationAdmin(admin.ModelAdmin):
             % {"n": done, "revoked": revoked},
             messages.SUCCESS,
         )
+        return None
 
 
 @admin.register(PendingRevocation)

@@ -19,3 +19,8 @@ client_secret_rotated = Signal()
 #: new refresh token (the previous one was kept). kwargs: ``installation``, ``reason``
 #: (``"missing"``: none or unusable; ``"unchanged"``: the one we sent).
 refresh_token_not_rotated = Signal()
+#: The provider answered ``invalid_client`` to the app's current client secret (a token,
+#: refresh or revocation call). kwargs: ``app``, ``fallback_until`` (the end of the grace
+#: window, a datetime, when the previous secret was accepted instead; ``None`` when there
+#: was no previous secret to try or it was refused too). Sent on every such call.
+client_secret_rejected = Signal()

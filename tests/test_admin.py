@@ -204,7 +204,9 @@ def test_installation_actions(admin_client, sandbox, installed, gorgias_app, kus
     assert "2 tokens refreshed." in response.content.decode()
     assert Token.objects.filter(refresh_count=1).count() == 2
     response = admin_client.post(
-        changelist, {"action": "uninstall_selected", "_selected_action": [gorgias.pk]}, follow=True
+        changelist,
+        {"action": "uninstall_selected", "_selected_action": [gorgias.pk], "post": "yes"},
+        follow=True,
     )
     assert "1 installation uninstalled (1 revoked at the provider)." in response.content.decode()
     assert Installation.objects.get(pk=gorgias.pk).status == "uninstalled"
@@ -220,3 +222,89 @@ def test_installation_filters_and_search(admin_client, sandbox, installed, gorgi
         == 0
     )
     assert admin_client.get(changelist, {"status__exact": "active"}).context["cl"].result_count == 1
+
+
+def revocations(sandbox):
+    return sandbox.state.matching_requests(endpoint="revoke")
+
+
+def test_bulk_uninstall_asks_first(admin_client, sandbox, installed, gorgias_app, kustomer_app):
+    gorgias = installed(gorgias_app)
+    kustomer = installed(kustomer_app, "globex")
+    changelist = reverse("admin:helpdesk_oauth_installation_changelist")
+    selected = {"action": "uninstall_selected", "_selected_action": [gorgias.pk, kustomer.pk]}
+    before = list(Token.objects.order_by("pk").values())
+    response = admin_client.post(changelist, selected)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Uninstall 2 installations?" in page and "cannot be undone" in page
+    assert "acme (Test Gorgias App)" in page and "globex (Test Kustomer App)" in page
+    assert 'name="post" value="yes"' in page
+    assert 'name="action" value="uninstall_selected"' in page
+    for pk in (gorgias.pk, kustomer.pk):
+        assert f'name="_selected_action" value="{pk}"' in page
+    # Nothing happened yet: no revocation sent, tokens and statuses as they were.
+    assert set(Installation.objects.values_list("status", flat=True)) == {"active"}
+    assert list(Token.objects.order_by("pk").values()) == before
+    assert revocations(sandbox) == []
+    response = admin_client.post(changelist, {**selected, "post": "yes"}, follow=True)
+    # Gorgias revokes (RFC 7009); Kustomer has no revocation endpoint.
+    assert "2 installations uninstalled (1 revoked at the provider)." in response.content.decode()
+    assert [r["provider"] for r in revocations(sandbox)] == ["gorgias"]
+    assert set(Installation.objects.values_list("status", flat=True)) == {"uninstalled"}
+    assert not Token.objects.exists()
+
+
+def test_installation_change_page_is_read_only(admin_client, sandbox, installed, gorgias_app):
+    installation = installed(gorgias_app)
+    url = reverse("admin:helpdesk_oauth_installation_change", args=[installation.pk])
+    page = admin_client.get(url).content.decode()
+    for button in ('name="_save"', 'name="_continue"', 'name="_addanother"'):
+        assert button not in page
+    assert "acme" in page and "Delete" in page  # shown, and still deletable (revokes)
+    # A POST changes nothing.
+    response = admin_client.post(url, {"tenant": "other", "status": "uninstalled"})
+    assert response.status_code == 403
+    assert Installation.objects.get().tenant == "acme"
+    assert Installation.objects.get().status == "active"
+    # The list's actions keep working.
+    response = admin_client.post(
+        reverse("admin:helpdesk_oauth_installation_changelist"),
+        {"action": "refresh_now", "_selected_action": [installation.pk]},
+        follow=True,
+    )
+    assert "1 token refreshed." in response.content.decode()
+
+
+def test_change_page_shows_what_to_give_the_provider(admin_client, gorgias_app, settings):
+    url = reverse("admin:helpdesk_oauth_providerapp_change", args=[gorgias_app.pk])
+    page = admin_client.get(url).content.decode()
+    assert 'value="http://testserver/oauth/gorgias/callback/"' in page
+    assert 'value="http://testserver/oauth/gorgias/install/"' in page
+    assert page.count('readonly value="http://testserver/oauth/gorgias/') == 2
+    assert 'onfocus="this.select()"' in page and ">Copy</button>" in page
+    assert "<script src" not in page.split('id="provider-links"')[1].split("</fieldset>")[0]
+    settings.HELPDESK_OAUTH = {
+        **settings.HELPDESK_OAUTH,
+        "REDIRECT_BASE_URL": "https://app.example",
+    }
+    page = admin_client.get(url).content.decode()
+    assert 'value="https://app.example/oauth/gorgias/callback/"' in page
+    assert 'value="https://app.example/oauth/gorgias/install/"' in page
+
+
+def test_change_page_without_the_package_urls(admin_client, gorgias_app, settings):
+    url = reverse("admin:helpdesk_oauth_providerapp_change", args=[gorgias_app.pk])
+    settings.ROOT_URLCONF = "tests.commands.urls_without_package"
+    page = admin_client.get(url).content.decode()
+    assert 'include("django_helpdesk_oauth.urls")' in page.replace("&quot;", '"')
+    assert "/callback/" not in page
+
+
+def test_default_display_name(admin_client, db):
+    add = reverse("admin:helpdesk_oauth_providerapp_add")
+    base = {"provider": "gorgias", "client_id": "c", "client_secret": "s3cret-1", "enabled": "on"}
+    assert admin_client.post(add, {**base, "slug": "gorgias"}).status_code == 302
+    assert admin_client.post(add, {**base, "slug": "shop"}).status_code == 302
+    names = dict(ProviderApp.objects.values_list("slug", "name"))
+    assert names == {"gorgias": "Gorgias", "shop": "Gorgias (shop)"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -20,7 +20,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from ..exceptions import ConfigurationError, HelpdeskOAuthError
-from ..models import Installation, Token
+from ..models import Installation, ProviderApp, Token
+from .creds import CredentialHealth, credential_health
 from .refresh import RefreshFailed, RefreshRetryLater, refresh_installation
 
 #: Rows read per query.
@@ -57,22 +58,56 @@ class RefreshResult:
         return f"installation {self.installation_id} ({self.app_slug} @ {self.tenant})"
 
 
+#: Outcomes for which a token call may have been made (the app's credentials were used).
+_TOUCHING = ("refreshed", "fresh", "failed")
+
+
 @dataclass
 class RefreshSummary:
-    """Counts of :func:`refresh_many`: ``counts`` by outcome, ``failures`` by reason."""
+    """Counts of :func:`refresh_many`: ``counts`` by outcome, ``failures`` by reason;
+    ``app_problems``: the :class:`.creds.CredentialHealth` of each app whose refresh was
+    attempted and which has a recorded credential problem afterwards (a rejected current
+    secret, even when the previous one stood in), by slug."""
 
     counts: Counter[str] = field(default_factory=Counter)
     failures: Counter[str] = field(default_factory=Counter)
+    app_problems: dict[str, CredentialHealth] = field(default_factory=dict)
+    #: Slugs of the apps whose installations were refreshed, or tried.
+    touched_apps: set[str] = field(default_factory=set)
 
     @property
     def failed(self) -> int:
         """How many refreshes failed."""
         return self.counts["failed"]
 
+    @property
+    def ok(self) -> bool:
+        """No refresh failed and no app touched has a credential problem."""
+        return not self.failed and not self.app_problems
+
     def add(self, result: RefreshResult) -> None:
         self.counts[result.outcome] += 1
         if result.outcome == "failed":
             self.failures[result.reason] += 1
+        if result.outcome in _TOUCHING:
+            self.touched_apps.add(result.app_slug)
+
+
+def app_problems(slugs: Iterable[str] | None = None) -> dict[str, CredentialHealth]:
+    """The :class:`.creds.CredentialHealth` of the apps (among ``slugs``; ``None``: every
+    app) that have a recorded problem (``ProviderApp.last_error``), by slug; one query."""
+    apps = (
+        ProviderApp.objects.all()
+        if slugs is None
+        else ProviderApp.objects.filter(slug__in=list(slugs))
+    )
+    rows = (
+        apps.exclude(last_error="")
+        .only("slug", "last_error", "last_error_at", "secret_rotated_at")
+        .order_by("slug")
+    )
+    now = timezone.now()
+    return {app.slug: credential_health(app, now) for app in rows}
 
 
 def due_installation_ids(
@@ -165,7 +200,10 @@ def refresh_many(
     :class:`RefreshResult` as it happens (progress, per-row output). Never raises for one
     installation's failure: every :class:`.refresh.RefreshFailed`,
     :class:`.refresh.RefreshRetryLater`, :class:`~.exceptions.DecryptionError` or
-    :class:`~.exceptions.ConfigurationError` is counted as ``"failed"``.
+    :class:`~.exceptions.ConfigurationError` is counted as ``"failed"``. Afterwards the
+    summary's ``app_problems`` lists the apps refreshed (or tried) whose credentials have
+    a recorded problem: :attr:`RefreshSummary.ok` is false when any refresh failed or
+    such an app exists.
     """
     summary = RefreshSummary()
     for row in _rows(installations, due_only, batch_size):
@@ -173,6 +211,8 @@ def refresh_many(
         summary.add(result)
         if on_result is not None:
             on_result(result)
+    if not dry_run and summary.touched_apps:
+        summary.app_problems = app_problems(summary.touched_apps)
     return summary
 
 

@@ -136,6 +136,12 @@ def rotate_via_provider(app: ProviderApp, api_key: str, *, actor: str = "") -> P
     return _store_secret(app, secret, actor=actor, generated=True)
 
 
+def default_name(provider_name: str, provider_key: str, slug: str) -> str:
+    """The display name of an app created without one: the provider's name ("Gorgias"),
+    with the slug when it is not the provider's key ("Gorgias (shop)")."""
+    return provider_name if slug == provider_key else f"{provider_name} ({slug})"
+
+
 @sensitive_variables()
 def create_app(
     *,
@@ -156,7 +162,8 @@ def create_app(
     ``register_as`` (the provider-side app name) and an admin ``api_key`` (used for these
     calls only, never stored), by registering a private app through the provider's
     app-registration API and having it generate the secret; ``name`` is then also the
-    app's title there (default ``register_as``). ``scopes``: space-separated (runs of
+    app's title there (default ``register_as``). Without ``name`` (nor ``register_as``)
+    the display name is :func:`default_name`. ``scopes``: space-separated (runs of
     whitespace collapsed).
 
     Every input is validated before anything is sent or written: bad input raises
@@ -192,10 +199,11 @@ def create_app(
             client_secret = clean_secret(client_secret)
         except SecretRotationError as exc:
             refuse("client_secret", str(exc))
+    slug = (slug or "").strip()
     app = ProviderApp(
-        slug=(slug or "").strip(),
+        slug=slug,
         provider=provider.key,
-        name=(name or register_as).strip(),
+        name=(name or register_as).strip() or default_name(provider.name, provider.key, slug),
         client_id=client_id,
         client_secret=client_secret,
         scopes=" ".join((scopes or "").split()),
@@ -235,6 +243,83 @@ def create_app(
         ) from exc
     logger.info("Provider app %s (%s) created.", app.slug, provider.key)
     return app
+
+
+@sensitive_variables()
+def update_app(
+    app: ProviderApp,
+    *,
+    client_id: str | None = None,
+    client_secret: str | None = None,
+    name: str | None = None,
+    scopes: str | None = None,
+    provider_app_name: str | None = None,
+    actor: str = "",
+) -> ProviderApp:
+    """Change fields of an existing ``ProviderApp``; ``None`` leaves a field as it is.
+
+    A new ``client_secret`` is a rotation (:func:`set_client_secret`: the current one is
+    kept for ``SECRET_GRACE_PERIOD`` seconds, ``client_secret_rotated`` is sent). An
+    empty ``name`` is :func:`default_name`. Every input is validated first: bad input,
+    or nothing to change, raises :class:`~.exceptions.InvalidAppInput` (per-field
+    messages) and nothing is written; the writes are one transaction.
+    """
+    errors: dict[str, list[str]] = {}
+    changes: dict[str, object] = {}
+    provider = app.provider_spec
+    if client_id is not None:
+        if client_id.strip():
+            changes["client_id"] = client_id.strip()
+        else:
+            errors.setdefault("client_id", []).append("The client ID is required.")
+    if name is not None:
+        changes["name"] = name.strip() or default_name(provider.name, provider.key, app.slug)
+    if scopes is not None:
+        changes["scopes"] = " ".join(scopes.split())
+    if provider_app_name is not None:
+        changes["provider_app_name"] = provider_app_name.strip()
+    if client_secret is not None:
+        try:
+            client_secret = clean_secret(client_secret, what="new client secret")
+        except SecretRotationError as exc:
+            errors.setdefault("client_secret", []).append(str(exc))
+        else:
+            if is_readable(app, "client_secret") and client_secret == app.client_secret:
+                errors.setdefault("client_secret", []).append(
+                    "The new client secret is the same as the current one."
+                )
+    candidate = ProviderApp(pk=app.pk, **{f: getattr(app, f) for f in _PLAIN_FIELDS}, **changes)
+    try:
+        candidate.full_clean(exclude=["client_secret", "previous_client_secret"])
+    except ValidationError as exc:
+        for field, messages in exc.message_dict.items():
+            errors.setdefault(field if field != NON_FIELD_ERRORS else "__all__", []).extend(
+                messages
+            )
+    if not errors and not changes and client_secret is None:
+        errors["__all__"] = ["Nothing to change."]
+    if errors:
+        raise InvalidAppInput(errors)
+    with transaction.atomic():
+        locked = ProviderApp.objects.select_for_update().get(pk=app.pk)
+        if changes:
+            for field, value in changes.items():
+                setattr(locked, field, value)
+            locked.save(update_fields=[*changes, "updated_at"])
+        if client_secret is not None:
+            # Same transaction: a refused rotation (or a failing receiver) undoes the rest.
+            locked = _store_secret(locked, client_secret, actor=actor, generated=False)
+    logger.info(
+        "Provider app %s updated (%s)%s.",
+        app.slug,
+        ", ".join([*changes, *(["client_secret"] if client_secret is not None else [])]),
+        f" by {actor!r}" if actor else "",
+    )
+    return locked
+
+
+#: The ProviderApp fields :func:`update_app` copies to validate a change (no secrets).
+_PLAIN_FIELDS = ("slug", "provider", "name", "client_id", "scopes", "enabled", "provider_app_name")
 
 
 @sensitive_variables()

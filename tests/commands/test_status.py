@@ -69,8 +69,9 @@ def test_json(run, two):
     assert set(rows[0]) == {
         "id", "app", "provider", "tenant", "status", "installed_at", "expires_at",
         "expires_in_seconds", "last_refreshed_at", "refresh_failures", "last_error",
-        "last_error_at", "never_expires", "due",
+        "last_error_at", "never_expires", "due", "app_error",
     }  # fmt: skip
+    assert rows[0]["app_error"] is None  # the app's credentials have no recorded problem
     assert rows[0]["never_expires"] is False and rows[0]["due"] is False
     assert rows[1]["due"] is True
 

@@ -6,7 +6,10 @@ refreshed once even if its token is not due (unless another worker refreshes
 it meanwhile); with it, only tokens the beat task would refresh are
 (:meth:`~django_helpdesk_oauth.models.TokenQuerySet.due`). A token that never
 expires is skipped either way. Works in
-keyset batches, so memory stays flat. Exits non-zero if any refresh failed.
+keyset batches, so memory stays flat. Exits non-zero if any refresh failed or an
+app whose installations it refreshed has a credential problem recorded (its current
+client secret rejected, even when the previous one stood in during the grace window):
+one ``app SLUG: ...`` line on stderr per such app.
 """
 
 from __future__ import annotations
@@ -89,8 +92,22 @@ class Command(BaseCommand):
             f"refreshed {counts['refreshed']}, fresh {counts['fresh']}, "
             f"skipped {counts['skipped']}, failed {failed}" + (f" ({by_reason})" if failed else "")
         )
+        for slug, health in summary.app_problems.items():
+            self.stderr.write(f"app {slug}: {one_line(health.last_error)}")
+        if summary.ok:
+            return
+        problems = []
         if failed:
-            raise CommandError(f"{failed} of the selected refreshes failed ({by_reason}).")
+            problems.append(f"{failed} of the selected refreshes failed ({by_reason})")
+        if summary.app_problems:
+            slugs = ", ".join(repr(slug) for slug in summary.app_problems)
+            fallback = any(h.previous_secret_in_use for h in summary.app_problems.values())
+            problems.append(
+                f"the client credentials of app {slugs} have a problem"
+                + (" (the previous secret is standing in)" if fallback else "")
+                + ": see helpdesk_oauth_status"
+            )
+        raise CommandError("; ".join(problems) + ".")
 
     def _report(self, result: RefreshResult, bar: ProgressBar) -> None:
         """One line per installation: failures always (stderr), listings in a dry run,

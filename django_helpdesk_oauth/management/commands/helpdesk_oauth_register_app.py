@@ -4,6 +4,12 @@ Either from credentials you already have (``--client-id`` and the secret from
 ``--client-secret-file`` or stdin), or, for providers with an app-registration
 API, by registering a private app and generating its secret with an
 admin API key (``--register NAME --api-key-file F``). Secrets are never printed.
+
+``--update`` changes an existing app instead: ``--client-id``, ``--name``,
+``--scopes``, and a new secret from ``--client-secret-file`` (a rotation: the
+current one stays usable for ``SECRET_GRACE_PERIOD``). Everything is checked
+before anything is written, the package URLs included (the redirect URI is
+printed): on any problem, one line and nothing written.
 """
 
 from __future__ import annotations
@@ -11,13 +17,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.urls import reverse
 from django.views.decorators.debug import sensitive_variables
 
-from ...exceptions import ConfigurationError, InvalidAppInput
+from ...conf import app_settings
+from ...exceptions import ConfigurationError, DecryptionError, InvalidAppInput
 from ...models import ProviderApp
 from ...providers import registry
-from ...services.secrets import SecretRotationError, create_app
+from ...services import links
+from ...services.secrets import SecretRotationError, create_app, update_app
 from ..formatting import masked, one_line
 from ..inputs import read_secret
 
@@ -27,12 +34,15 @@ class Command(BaseCommand):
         "Create a provider app (OAuth client credentials). Give --client-id and the secret "
         "(--client-secret-file PATH, or on stdin), or, where the provider has an "
         "app-registration API, --register NAME with --api-key-file to register a private app "
-        "and generate its secret through that API."
+        "and generate its secret through that API. --update changes an existing app's "
+        "client ID, secret (a rotation), name or scopes."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "--provider", required=True, choices=sorted(registry), help="The helpdesk."
+            "--provider",
+            choices=sorted(registry),
+            help="The helpdesk (required, except with --update where it must match).",
         )
         parser.add_argument(
             "--slug", required=True, help="Unique slug, used in the install and callback URLs."
@@ -43,10 +53,12 @@ class Command(BaseCommand):
             metavar="PATH",
             help="File holding the client secret ('-': stdin; default: stdin when piped).",
         )
+        parser.add_argument("--scopes", help="Space-separated scopes (default: the provider's).")
         parser.add_argument(
-            "--scopes", default="", help="Space-separated scopes (default: the provider's)."
+            "--name",
+            help="Display name for staff and install pages (default: the provider's name, "
+            "with the slug when it is not the provider's key).",
         )
-        parser.add_argument("--name", default="", help="Display name for staff and install pages.")
         parser.add_argument(
             "--register",
             metavar="NAME",
@@ -61,15 +73,42 @@ class Command(BaseCommand):
             metavar="PATH",
             help="With --register: file holding an admin API key ('-': stdin); never stored.",
         )
+        parser.add_argument(
+            "--update",
+            action="store_true",
+            help="Change the existing app SLUG: the options given (--client-id, "
+            "--client-secret-file as a rotation with the grace window, --name, --scopes).",
+        )
 
     @sensitive_variables()
     def handle(self, *args: Any, **options: Any) -> None:
         slug = options["slug"]
+        existing = ProviderApp.objects.filter(slug=slug).first()
+        if options["update"]:
+            if existing is None:
+                raise CommandError(
+                    f"No provider app with slug {slug!r} to update: leave out --update to "
+                    "create it."
+                )
+        elif not options["provider"]:
+            raise CommandError("--provider is required to create an app.")
         try:
-            app = self._register(options) if options["register"] else self._create(options)
+            # What the output needs (reverse()) is checked before anything is written.
+            links.require_urls()
+            if options["update"]:
+                assert existing is not None
+                app, changed = self._update(existing, options)
+            elif options["register"]:
+                app, changed = self._register(options), []
+            else:
+                app, changed = self._create(options), []
         except InvalidAppInput as exc:
-            raise CommandError(one_line(_flagged(exc))) from None
-        except (SecretRotationError, ConfigurationError) as exc:
+            message = _flagged(exc)
+            if existing is not None and not options["update"]:
+                # The service's refusal ("already exists"), and the way to change it.
+                message += f" Add --update to change {slug!r} (client ID, secret, name, scopes)."
+            raise CommandError(one_line(message)) from None
+        except (SecretRotationError, ConfigurationError, DecryptionError) as exc:
             raise CommandError(one_line(exc)) from None
         except CommandError:
             raise
@@ -77,20 +116,67 @@ class Command(BaseCommand):
             # E.g. a post_save receiver failed: one line naming no value (its message may
             # quote one); --traceback shows the rest.
             raise CommandError(
-                f"Unexpected {type(exc).__name__} while creating provider app {slug!r}; it may "
+                f"Unexpected {type(exc).__name__} while saving provider app {slug!r}; it may "
                 "exist already (and at the provider, with --register): check before retrying "
                 "(--traceback for details)."
             ) from exc
-        callback = reverse("helpdesk_oauth:callback", args=[app.slug])
-        self.stdout.write(f"Created provider app {app.slug!r} ({app.provider}).")
+        if options["update"]:
+            self.stdout.write(
+                f"Updated provider app {app.slug!r} ({app.provider}): {', '.join(changed)}."
+            )
+        else:
+            self.stdout.write(f"Created provider app {app.slug!r} ({app.provider}).")
         if app.provider_app_name:
             self.stdout.write(f"  provider app name: {app.provider_app_name}")
+        self.stdout.write(f"  name:              {app.name}")
         self.stdout.write(f"  client id:         {app.client_id}")
         self.stdout.write(f"  client secret:     {masked(app.client_secret)}")
-        self.stdout.write(f"  callback path:     {callback}")
-        self.stdout.write(
-            "Give the provider the callback path on your site's origin as the redirect URI."
+        self.stdout.write(f"  redirect URI:      {links.redirect_uri(app.slug)}")
+        self.stdout.write(f"  install URL:       {links.install_url(app.slug)}")
+        if "client secret" in changed and app.previous_client_secret:
+            self.stdout.write(
+                f"The previous secret {masked(app.previous_client_secret)} stays usable for "
+                "the grace window (SECRET_GRACE_PERIOD)."
+            )
+        if not app_settings.REDIRECT_BASE_URL:
+            self.stdout.write(
+                "Give the provider the redirect URI on your site's origin (or set "
+                "REDIRECT_BASE_URL to print it whole)."
+            )
+
+    def _update(self, app: ProviderApp, options: dict[str, Any]) -> tuple[ProviderApp, list[str]]:
+        if options["provider"] and options["provider"] != app.provider:
+            raise CommandError(
+                f"Provider app {app.slug!r} is a {app.provider} app; its provider cannot change "
+                "(create another app)."
+            )
+        for option in ("register", "title", "api_key_file"):
+            if options[option]:
+                flag = "--" + option.replace("_", "-")
+                raise CommandError(f"{flag} makes no sense with --update.")
+        secret = None
+        if options["client_secret_file"]:
+            secret = read_secret(
+                options["client_secret_file"],
+                what="new client secret",
+                option="--client-secret-file",
+            )
+        fields = {
+            "client_id": options["client_id"],
+            # None: not given, left as it is ("" is a value: the default name, no scopes).
+            "name": options["name"],
+            "scopes": options["scopes"],
+        }
+        app = update_app(
+            app,
+            client_secret=secret,
+            actor="manage.py helpdesk_oauth_register_app --update",
+            **fields,
         )
+        changed = [label for key, label in _LABELS.items() if fields.get(key) is not None]
+        if secret is not None:
+            changed.append("client secret")
+        return app, changed
 
     def _register(self, options: dict[str, Any]) -> ProviderApp:
         for option in ("client_id", "client_secret_file"):
@@ -107,7 +193,7 @@ class Command(BaseCommand):
             provider_key=options["provider"],
             slug=options["slug"],
             name=options["title"] or options["register"],
-            scopes=options["scopes"],
+            scopes=options["scopes"] or "",
             register_as=options["register"],
             api_key=api_key,
         )
@@ -130,10 +216,13 @@ class Command(BaseCommand):
             slug=options["slug"],
             client_id=options["client_id"],
             client_secret=secret,
-            name=options["name"],
-            scopes=options["scopes"],
+            name=options["name"] or "",
+            scopes=options["scopes"] or "",
         )
 
+
+#: How --update names each field it changed.
+_LABELS = {"client_id": "client id", "name": "name", "scopes": "scopes"}
 
 #: Which option carries each field, for messages.
 _OPTIONS = {"client_secret": "--client-secret-file", "api_key": "--api-key-file"}

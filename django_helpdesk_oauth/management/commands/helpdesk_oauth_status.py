@@ -5,6 +5,11 @@ for a token whose ``expires_at`` is empty), the last refresh, failed refreshes s
 the last success, and the last error. ``--json`` prints the same as a JSON list for
 scripts (``expires_at`` null and ``never_expires`` true for such a token; ``due``
 says whether the sweep would refresh it now).
+
+A provider app with a credential problem (``ProviderApp.last_error``: its current
+client secret rejected, even while the previous one stands in during the grace
+window) gets an ``app SLUG: ...`` line after the table; in the JSON each installation
+of such an app has an ``app_error`` object (``null`` for a healthy app).
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from django.utils import timezone
 
 from ...humanize import NEVER_EXPIRES
 from ...models import Installation, is_due
+from ...services.bulk import app_problems
+from ...services.creds import CredentialHealth
 from ...timeutil import to_epoch
 from ..formatting import ago, expires_in, table, truncate
 from ..inputs import get_app
@@ -62,16 +69,21 @@ class Command(BaseCommand):
             installations = installations.filter(app=get_app(options["app"]))
         rows = installations.order_by("pk").values(*FIELDS).iterator(chunk_size=500)
         now = timezone.now()
+        problems = app_problems([options["app"]] if options["app"] else None)
         if options["json"]:
-            self.stdout.write(json.dumps([self._as_json(row, now) for row in rows], indent=2))
+            entries = [self._as_json(row, now, problems) for row in rows]
+            self.stdout.write(json.dumps(entries, indent=2))
             return
         lines = [self._as_cells(row, now) for row in rows]
         if not lines:
             scope = f" of app {options['app']!r}" if options["app"] else ""
             self.stdout.write(f"No installations{scope}.")
-            return
-        for line in table(HEADERS, lines):
-            self.stdout.write(line)
+        else:
+            for line in table(HEADERS, lines):
+                self.stdout.write(line)
+        for slug, health in problems.items():
+            when = f" (at {_iso(health.last_error_at)})" if health.last_error_at else ""
+            self.stdout.write(f"app {slug}: {' '.join(health.last_error.split())}{when}")
 
     def _as_cells(self, row: dict[str, Any], now: datetime) -> list[str]:
         has_token = row["token__pk"] is not None
@@ -88,8 +100,11 @@ class Command(BaseCommand):
             truncate(" ".join(row["last_error"].split()), 60) or "-",
         ]
 
-    def _as_json(self, row: dict[str, Any], now: datetime) -> dict[str, Any]:
+    def _as_json(
+        self, row: dict[str, Any], now: datetime, problems: dict[str, CredentialHealth]
+    ) -> dict[str, Any]:
         expires_at = row["token__expires_at"]
+        health = problems.get(row["app__slug"])
         return {
             "id": row["pk"],
             "app": row["app__slug"],
@@ -109,4 +124,13 @@ class Command(BaseCommand):
             "refresh_failures": row["refresh_failures"],
             "last_error": row["last_error"],
             "last_error_at": _iso(row["last_error_at"]),
+            # The app's credentials: null when it has no recorded problem.
+            "app_error": None
+            if health is None
+            else {
+                "last_error": health.last_error,
+                "last_error_at": _iso(health.last_error_at),
+                "previous_secret_in_use": health.previous_secret_in_use,
+                "previous_secret_until": _iso(health.fallback_until),
+            },
         }
