@@ -102,3 +102,40 @@ def test_installed_by_is_the_signed_in_user(sandbox, browser, gorgias_app, djang
     from django_helpdesk_oauth.models import Installation
 
     assert Installation.objects.get().installed_by == user
+
+
+def test_client_secret_rejected(sandbox, installed, gorgias_app):
+    """Sent when the provider rejects the current secret: with the grace window's end
+    while the previous secret stands in, ``None`` once no secret works."""
+    from datetime import timedelta
+
+    from django_helpdesk_oauth.models import ProviderApp
+    from django_helpdesk_oauth.services import RefreshFailed
+
+    events = []
+
+    def handler(sender, app, fallback_until, **kwargs):
+        events.append((sender, app.pk, fallback_until))
+
+    signals.client_secret_rejected.connect(handler)
+    try:
+        installation = installed(gorgias_app)
+        app = set_client_secret(gorgias_app, "unknown-to-the-provider-5555")
+        Token.objects.update(expires_at=timezone.now())
+        refresh_installation(installation.pk)
+        assert events == [(ProviderApp, app.pk, app.secret_rotated_at + timedelta(days=1))]
+        events.clear()
+        ProviderApp.objects.update(secret_rotated_at=timezone.now() - timedelta(days=2))
+        Token.objects.update(expires_at=timezone.now())
+        with pytest.raises(RefreshFailed):
+            refresh_installation(installation.pk)
+        assert events == [(ProviderApp, app.pk, None)]
+        events.clear()
+        # Accepted again (the provider got the new secret): nothing sent, error cleared.
+        sandbox.state.set_client_secret("gorgias", app.client_id, "unknown-to-the-provider-5555")
+        Token.objects.update(expires_at=timezone.now())
+        refresh_installation(installation.pk)
+        assert events == []
+        assert ProviderApp.objects.get().last_error == ""
+    finally:
+        signals.client_secret_rejected.disconnect(handler)

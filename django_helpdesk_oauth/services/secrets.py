@@ -288,7 +288,10 @@ def update_app(
                 errors.setdefault("client_secret", []).append(
                     "The new client secret is the same as the current one."
                 )
-    candidate = ProviderApp(pk=app.pk, **{f: getattr(app, f) for f in _PLAIN_FIELDS}, **changes)
+    # The stored row with the changes applied, validated as the model would be (no secret).
+    candidate = ProviderApp.objects.get(pk=app.pk)
+    for field, value in changes.items():
+        setattr(candidate, field, value)
     try:
         candidate.full_clean(exclude=["client_secret", "previous_client_secret"])
     except ValidationError as exc:
@@ -316,10 +319,6 @@ def update_app(
         f" by {actor!r}" if actor else "",
     )
     return locked
-
-
-#: The ProviderApp fields :func:`update_app` copies to validate a change (no secrets).
-_PLAIN_FIELDS = ("slug", "provider", "name", "client_id", "scopes", "enabled", "provider_app_name")
 
 
 @sensitive_variables()

@@ -146,8 +146,9 @@ def secret_file(tmp_path):
     return write
 
 
-def manage(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    """``python -m django *args`` on the test database, as a user would run it.
+def manage(*args: str, stdin: str = "", urlconf: str = "") -> subprocess.CompletedProcess[str]:
+    """``python -m django *args`` on the test database, as a user would run it
+    (``urlconf``: another ``ROOT_URLCONF``).
 
     ``--skip-checks``: system-check warnings about the test settings (HTTP, DEBUG)
     would otherwise precede every command's output.
@@ -157,6 +158,8 @@ def manage(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         "DJANGO_SETTINGS_MODULE": "tests.commands.subprocess_settings",
         "HELPDESK_OAUTH_TEST_DB_NAME": str(connection.settings_dict["NAME"]),
     }
+    if urlconf:
+        env["HELPDESK_OAUTH_TEST_URLCONF"] = urlconf
     return subprocess.run(
         [sys.executable, "-m", "django", *args, "--skip-checks"],
         cwd=ROOT,
