@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
+from collections import deque
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from django.core.signals import setting_changed
+from django.db import transaction
+from django.db.models.signals import post_delete, post_migrate, post_save
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 from requests.structures import CaseInsensitiveDict
@@ -17,7 +22,173 @@ from .exceptions import NotInstalled, RedirectRefused, UnusableAccessToken
 from .models import Installation, Token
 from .services import isolation
 from .services.refresh import RefreshFailed, RefreshRetryLater, refresh_installation
+from .signals import (
+    installation_completed,
+    installation_needs_reauth,
+    installation_uninstalled,
+    token_refreshed,
+)
 from .token_response import header_safe
+
+
+class _Entry:
+    """One cached token read: the row, its version (``refresh_count``) and when it was read
+    (``time.monotonic()`` seconds). Its repr names no token."""
+
+    __slots__ = ("read_at", "token", "version")
+
+    def __init__(self, token: Token, read_at: float) -> None:
+        self.token = token
+        self.version = token.refresh_count
+        self.read_at = read_at
+
+    def __repr__(self) -> str:
+        return f"<token read version={self.version}>"
+
+
+class TokenCache:
+    """The tokens ``api_session()`` read in this process, by installation id.
+
+    An entry serves for ``SESSION_TOKEN_TTL`` seconds after its read and never once the
+    token is due (:meth:`~.Token.is_due`); ``0`` turns the cache off. So a session built
+    per request (``installation.api_session().get(…)`` in a view) costs a query only
+    once per TTL. Thread-safe (one lock). An entry is dropped when this process
+    refreshes, installs again, marks for re-authorization, uninstalls or deletes the
+    installation or its token (signal receivers below), and on a 401 to its token; a
+    change made by another process reaches this one within the TTL (or at once on a
+    401). A read that began before an invalidation of its installation is not stored
+    (it may hold the replaced token). At most :attr:`MAX_ENTRIES` entries; expired ones
+    are pruned first when it is full.
+    """
+
+    #: Entries kept at most (a full cache drops expired entries, then the oldest).
+    MAX_ENTRIES = 10_000
+    #: Invalidations remembered to refuse a store of a read that overlapped one.
+    _RECENT = 1024
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[int, _Entry] = {}
+        self._epoch = 0
+        self._cleared = 0
+        self._recent: deque[tuple[int, int]] = deque(maxlen=self._RECENT)
+
+    def __repr__(self) -> str:
+        return f"<TokenCache entries={len(self._entries)}>"
+
+    def get(self, installation_id: int, ttl: float) -> Token | None:
+        """The cached token when read less than ``ttl`` seconds ago and not due, else ``None``."""
+        if ttl <= 0:
+            return None
+        with self._lock:
+            entry = self._entries.get(installation_id)
+        if entry is None:
+            return None
+        if time.monotonic() - entry.read_at >= ttl or entry.token.is_due():
+            self.forget(installation_id, only=entry)
+            return None
+        return entry.token
+
+    def epoch(self) -> int:
+        """A stamp to take before a read and hand to :meth:`put` after it."""
+        with self._lock:
+            return self._epoch
+
+    def put(self, installation_id: int, token: Token, epoch: int, ttl: float) -> None:
+        """Store ``token`` read after ``epoch`` (see :meth:`epoch`), unless its installation
+        was invalidated since (or too many invalidations happened to tell)."""
+        if ttl <= 0:
+            return
+        with self._lock:
+            if epoch < self._cleared:
+                return
+            if epoch != self._epoch:
+                oldest = self._recent[0][0] if self._recent else self._epoch
+                if epoch < oldest - 1 or any(
+                    stamp > epoch and pk == installation_id for stamp, pk in self._recent
+                ):
+                    return
+            if len(self._entries) >= self.MAX_ENTRIES and installation_id not in self._entries:
+                self._prune(ttl)
+            self._entries[installation_id] = _Entry(token, time.monotonic())
+
+    def forget(self, installation_id: int, *, only: _Entry | None = None) -> None:
+        """Drop the installation's entry (``only``: just when it is still that entry)."""
+        with self._lock:
+            if only is not None:
+                if self._entries.get(installation_id) is only:
+                    del self._entries[installation_id]
+                return
+            self._entries.pop(installation_id, None)
+            self._epoch += 1
+            self._recent.append((self._epoch, installation_id))
+
+    def clear(self) -> None:
+        """Drop every entry (tests, a key rotation)."""
+        with self._lock:
+            self._entries.clear()
+            self._epoch += 1
+            self._cleared = self._epoch
+
+    def _prune(self, ttl: float) -> None:
+        now = time.monotonic()
+        for pk in [pk for pk, e in self._entries.items() if now - e.read_at >= ttl]:
+            del self._entries[pk]
+        while len(self._entries) >= self.MAX_ENTRIES:
+            del self._entries[next(iter(self._entries))]
+
+
+#: The process's token cache (see :class:`TokenCache`).
+token_cache = TokenCache()
+
+
+def forget_token(installation_id: int) -> None:
+    """Drop the cached token of ``installation_id`` now and, inside a transaction, again
+    when it commits (a read between the two would see the row before the change)."""
+    token_cache.forget(installation_id)
+    with contextlib.suppress(Exception):  # no usable connection: the TTL bounds it
+        transaction.on_commit(lambda: token_cache.forget(installation_id))
+
+
+def _on_installation_signal(sender: Any, installation: Installation, **kwargs: Any) -> None:
+    forget_token(installation.pk)
+
+
+def _on_token_saved_or_deleted(sender: Any, instance: Token, **kwargs: Any) -> None:
+    forget_token(instance.installation_id)
+
+
+for _signal in (
+    token_refreshed,
+    installation_uninstalled,
+    installation_completed,
+    installation_needs_reauth,
+):
+    _signal.connect(
+        _on_installation_signal, weak=False, dispatch_uid="helpdesk_oauth_session_cache"
+    )
+
+
+def _on_setting_changed(sender: Any, setting: str, **kwargs: Any) -> None:
+    if setting == "HELPDESK_OAUTH":  # keys, TTL or providers changed: read again
+        token_cache.clear()
+
+
+def _on_post_migrate(sender: Any, **kwargs: Any) -> None:
+    token_cache.clear()  # migrated or flushed (a test database): no row is what it was
+
+
+setting_changed.connect(
+    _on_setting_changed, weak=False, dispatch_uid="helpdesk_oauth_session_cache"
+)
+post_migrate.connect(_on_post_migrate, weak=False, dispatch_uid="helpdesk_oauth_session_cache")
+for _model_signal in (post_save, post_delete):
+    _model_signal.connect(
+        _on_token_saved_or_deleted,
+        sender=Token,
+        weak=False,
+        dispatch_uid="helpdesk_oauth_session_cache",
+    )
 
 
 class InstallationSession(requests.Session):
@@ -30,11 +201,12 @@ class InstallationSession(requests.Session):
     :func:`~django_helpdesk_oauth.services.refresh.refresh_installation` — when it
     is due (:meth:`~django_helpdesk_oauth.models.Token.is_due`: inside ``REFRESH_MARGIN``,
     capped at half its granted lifetime; a token that never expires never is). A token
-    read less than ``SESSION_TOKEN_TTL`` seconds ago and not due is reused without a
-    query, so a burst of calls costs one read. A 401 re-reads the token (another
-    worker may have refreshed it), refreshes once if it has not changed (a token that
-    never expires is not: the 401 is returned as is), and retries once. Every
-    request gets ``HTTP_TIMEOUT`` unless the caller passes one.
+    this process read less than ``SESSION_TOKEN_TTL`` seconds ago and not due is reused
+    without a query (:data:`token_cache`, shared by every session of the process), so a
+    burst of calls, or a session built per request, costs one read per TTL. A 401 drops
+    it, re-reads the token (another worker may have refreshed it), refreshes once if it
+    has not changed (a token that never expires is not: the 401 is returned as is), and
+    retries once. Every request gets ``HTTP_TIMEOUT`` unless the caller passes one.
     """
 
     def __init__(self, installation: Installation) -> None:
@@ -48,8 +220,6 @@ class InstallationSession(requests.Session):
         self._tenant = installation.tenant
         base = urlsplit(self.base_url)
         self._origin = (base.scheme, base.netloc)
-        self._cached: Token | None = None
-        self._cached_at = 0.0
 
     def __repr__(self) -> str:
         return f"<InstallationSession installation={self.installation_id} base={self.base_url!r}>"
@@ -63,6 +233,8 @@ class InstallationSession(requests.Session):
         )
 
     def _token(self) -> Token:
+        """Read the token (one query) and cache it; :class:`NotInstalled` without one."""
+        epoch = token_cache.epoch()
         if isolation.in_caller_transaction() and not isolation.single_writer_database():
             # The refresh commits on a connection of its own; read there too, or a
             # snapshot of the caller's transaction (SQLite WAL, REPEATABLE READ) would
@@ -71,20 +243,16 @@ class InstallationSession(requests.Session):
         else:
             token = self._read_token()
         if token is None:
-            self._cached = None
+            token_cache.forget(self.installation_id)
             raise NotInstalled(f"Installation {self.installation_id} has no usable token.")
-        self._cached, self._cached_at = token, time.monotonic()
+        token_cache.put(self.installation_id, token, epoch, app_settings.SESSION_TOKEN_TTL)
         return token
 
     def _fresh_token(self) -> Token:
-        now = timezone.now()
-        cached = self._cached
-        if (
-            cached is not None
-            and time.monotonic() - self._cached_at < app_settings.SESSION_TOKEN_TTL
-            and not cached.is_due(now)
-        ):
+        cached = token_cache.get(self.installation_id, app_settings.SESSION_TOKEN_TTL)
+        if cached is not None:
             return cached
+        now = timezone.now()
         token = self._token()
         # Token.is_due: the one predicate (never for a token that never expires).
         if token.is_due(now):
@@ -114,20 +282,26 @@ class InstallationSession(requests.Session):
         token = self._fresh_token()
         response = self._send_with(token, method, url, **kwargs)
         if response.status_code == 401:
+            # Refused: never serve this token from the cache again.
+            token_cache.forget(self.installation_id)
             current = self._token()
             if current.refresh_count == token.refresh_count:
                 if current.never_expires:
                     # Never refreshed (DESIGN.md); the same token would get the same 401.
+                    token_cache.forget(self.installation_id)
                     return response
                 try:
                     refresh_installation(self.installation_id, if_version=token.refresh_count)
                 except (RefreshFailed, RefreshRetryLater):
                     # The failure is recorded on the installation (and signalled); the
                     # caller gets the provider's 401 rather than an exception.
+                    token_cache.forget(self.installation_id)
                     return response
                 current = self._token()
             response.close()
             response = self._send_with(current, method, url, **kwargs)
+            if response.status_code == 401:
+                token_cache.forget(self.installation_id)
         return response
 
     def resolve_redirects(

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from django_helpdesk_oauth.exceptions import NotInstalled
 from django_helpdesk_oauth.models import Installation, Token
+from django_helpdesk_oauth.services import Outcome, refresh_installation, uninstall
+from django_helpdesk_oauth.session import TokenCache, token_cache
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -105,4 +111,146 @@ def test_repr_shows_no_token(sandbox, installed, gorgias_app):
     installation = installed(gorgias_app)
     token = Token.objects.get()
     for text in (repr(installation.api_session()), repr(token), repr(installation), str(token)):
+        assert token.access_token not in text and token.refresh_token not in text
+
+
+# -- the process's token cache: a session built per call ------------------------------
+
+
+def per_call(installation, path="users/current"):
+    """What a view does: build a session for the request, make one call."""
+    return installation.api_session().get(path)
+
+
+def loaded(installation):
+    """The installation as a view would hold it: its app already read (select_related)."""
+    return Installation.objects.select_related("app").get(pk=installation.pk)
+
+
+def queries_of(call):
+    with CaptureQueriesContext(connection) as captured:
+        response = call()
+    return response, len(captured.captured_queries)
+
+
+def test_a_second_session_within_the_ttl_makes_no_query(sandbox, installed, kustomer_app):
+    installation = loaded(installed(kustomer_app))
+    first, read = queries_of(lambda: per_call(installation))
+    second, again = queries_of(lambda: per_call(installation))
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert read == 1
+    assert again == 0
+    assert [r["status"] for r in api_requests(sandbox)] == [200, 200]
+
+
+def test_after_an_uninstall_in_process_the_cached_token_is_not_used(
+    sandbox, installed, gorgias_app
+):
+    installation = installed(gorgias_app)
+    assert per_call(installation, "account").status_code == 200
+    uninstall(installation)
+    with pytest.raises(NotInstalled):
+        per_call(installation, "account")
+    assert len(api_requests(sandbox)) == 1  # the uninstalled token was never sent again
+
+
+def test_after_an_admin_delete_the_cached_token_is_not_used(sandbox, installed, gorgias_app):
+    installation = installed(gorgias_app)
+    assert per_call(installation, "account").status_code == 200
+    Installation.objects.get(pk=installation.pk).delete()  # cascades to the token row
+    with pytest.raises(NotInstalled):
+        per_call(installation, "account")
+
+
+def test_a_refresh_in_process_drops_the_cached_token(sandbox, installed, kustomer_app):
+    installation = loaded(installed(kustomer_app))
+    assert per_call(installation).status_code == 200
+    Token.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert refresh_installation(installation.pk) == Outcome.REFRESHED
+    response, read = queries_of(lambda: per_call(installation))
+    assert response.status_code == 200
+    assert read == 1  # the new token, read again
+    assert len(refreshes(sandbox)) == 1
+
+
+def test_after_the_ttl_the_token_is_read_again(sandbox, installed, kustomer_app, settings):
+    settings.HELPDESK_OAUTH = {**settings.HELPDESK_OAUTH, "SESSION_TOKEN_TTL": 1}
+    installation = loaded(installed(kustomer_app))
+    assert per_call(installation).status_code == 200
+    assert queries_of(lambda: per_call(installation))[1] == 0
+    time.sleep(1.1)  # the TTL passes (what is asserted is the query count, not a time)
+    response, read = queries_of(lambda: per_call(installation))
+    assert response.status_code == 200 and read == 1
+
+
+def test_a_ttl_of_zero_reads_on_every_call(sandbox, installed, kustomer_app, settings):
+    settings.HELPDESK_OAUTH = {**settings.HELPDESK_OAUTH, "SESSION_TOKEN_TTL": 0}
+    installation = loaded(installed(kustomer_app))
+    counts = [queries_of(lambda: per_call(installation))[1] for _ in range(3)]
+    assert counts == [1, 1, 1]
+
+
+def test_a_due_token_is_never_served_from_the_cache(sandbox, installed, kustomer_app):
+    installation = installed(kustomer_app)
+    assert per_call(installation).status_code == 200
+    Token.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    # The cached copy still says "not due": the in-memory expiry is what a later call
+    # checks, so make the cached one due as well by reading it through the cache.
+    cached = token_cache.get(installation.pk, 5)
+    assert cached is not None
+    cached.expires_at = timezone.now() - timedelta(seconds=1)
+    assert token_cache.get(installation.pk, 5) is None
+    assert per_call(installation).status_code == 200
+    assert len(refreshes(sandbox)) == 1  # read, found due, refreshed
+
+
+def test_a_401_drops_the_cached_token(sandbox, installed, gorgias_app):
+    installation = loaded(installed(gorgias_app))
+    assert per_call(installation, "account").status_code == 200
+    sandbox.state.inject("api", status=401, times=2)
+    assert per_call(installation, "account").status_code == 401  # refreshed, still refused
+    assert token_cache.get(installation.pk, 5) is None
+    response, read = queries_of(lambda: per_call(installation, "account"))
+    assert response.status_code == 200 and read == 1
+
+
+def test_a_read_overlapping_an_invalidation_is_not_stored(sandbox, installed, kustomer_app):
+    installation = installed(kustomer_app)
+    token = Token.objects.get()
+    cache = TokenCache()
+    stamp = cache.epoch()
+    cache.forget(installation.pk)  # e.g. a refresh committed while the read ran
+    cache.put(installation.pk, token, stamp, 5)
+    assert cache.get(installation.pk, 5) is None
+    cache.put(installation.pk, token, cache.epoch(), 5)
+    assert cache.get(installation.pk, 5) is token
+    other = cache.epoch()
+    cache.clear()
+    cache.put(installation.pk, token, other, 5)
+    assert cache.get(installation.pk, 5) is None
+
+
+def test_sessions_built_in_threads_share_one_read(sandbox, installed, kustomer_app):
+    installation = loaded(installed(kustomer_app))
+    assert per_call(installation).status_code == 200
+
+    def call(_):
+        try:
+            with CaptureQueriesContext(connection) as captured:
+                status = per_call(installation).status_code
+            return status, len(captured.captured_queries)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(call, range(8)))
+    assert results == [(200, 0)] * 8
+
+
+def test_the_cache_shows_no_token(sandbox, installed, gorgias_app):
+    installation = installed(gorgias_app)
+    assert per_call(installation, "account").status_code == 200
+    token = Token.objects.get()
+    entry = token_cache._entries[installation.pk]
+    for text in (repr(token_cache), repr(entry), str(entry)):
         assert token.access_token not in text and token.refresh_token not in text

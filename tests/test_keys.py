@@ -26,6 +26,7 @@ from django_helpdesk_oauth.models import (
     Token,
 )
 from django_helpdesk_oauth.sandbox.testing import consent
+from django_helpdesk_oauth.session import token_cache
 from django_helpdesk_oauth.tasks import refresh_installation_token, revoke_pending_token
 from tests.conftest import GORGIAS_SECRET, KUSTOMER_SECRET
 
@@ -90,6 +91,9 @@ def assert_no_ciphertext_sent(sandbox) -> None:
 
 def make_due() -> None:
     Token.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    # An UPDATE by hand reaches this process's api_session() cache within
+    # SESSION_TOKEN_TTL; the test does not wait for it.
+    token_cache.clear()
 
 
 # --- 1. SECRET_KEY rotation the Django way ----------------------------------------------

@@ -20,6 +20,7 @@ from django_helpdesk_oauth import providers, tasks
 from django_helpdesk_oauth.models import Installation, Token, is_due
 from django_helpdesk_oauth.providers.kustomer import KustomerProvider
 from django_helpdesk_oauth.services import Outcome, refresh_installation
+from django_helpdesk_oauth.session import token_cache
 from tests.commands.conftest import Runner
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -41,6 +42,9 @@ def elapse(installation, seconds):
     Token.objects.filter(pk=token.pk).update(
         expires_at=token.expires_at - timedelta(seconds=seconds)
     )
+    # An UPDATE by hand reaches this process's api_session() cache within
+    # SESSION_TOKEN_TTL; the test does not wait for it.
+    token_cache.forget(installation.pk)
 
 
 def sweep():
