@@ -322,7 +322,9 @@ def test_admin_action_and_command_never_fail_after_committing(
     sandbox.state.inject("revoke", status=503, headers={"Retry-After": header})
     changelist = reverse("admin:helpdesk_oauth_installation_changelist")
     response = admin_client.post(
-        changelist, {"action": "uninstall_selected", "_selected_action": [gorgias.pk]}, follow=True
+        changelist,
+        {"action": "uninstall_selected", "_selected_action": [gorgias.pk], "post": "yes"},
+        follow=True,
     )
     assert response.status_code == 200
     assert "1 installation uninstalled (0 revoked at the provider)." in response.content.decode()

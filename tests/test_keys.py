@@ -300,7 +300,7 @@ def test_admin_actions_report_unreadable_tokens(
     assert "1 failed" in response.content.decode()
     response = admin_client.post(
         changelist,
-        {"action": "uninstall_selected", "_selected_action": [installation.pk]},
+        {"action": "uninstall_selected", "_selected_action": [installation.pk], "post": "yes"},
         follow=True,
     )
     assert response.status_code == 200

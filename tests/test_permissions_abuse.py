@@ -204,7 +204,8 @@ def test_admin_uninstall_action_needs_delete_permission(sandbox, installed, gorg
     installation = installed(gorgias_app)
     token = Token.objects.get()
     changelist = reverse("admin:helpdesk_oauth_installation_changelist")
-    data = {"action": "uninstall_selected", "_selected_action": [installation.pk]}
+    # post=yes: the confirmed POST of the action's confirmation page.
+    data = {"action": "uninstall_selected", "_selected_action": [installation.pk], "post": "yes"}
     editor = admin_as(make_user("editor", "view_installation", "change_installation"))
     response = editor.post(changelist, data, follow=True)
     assert "installation uninstalled" not in response.content.decode()
