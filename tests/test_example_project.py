@@ -125,6 +125,14 @@ def test_walkthrough_runs_every_step_and_prints_no_secret(run):
     assert again.returncode == 0, again.stdout + again.stderr
     assert "gorgias-sandbox: unchanged" in again.stdout
 
+    # runserver's sandbox (settings + STATE_FILE) and the apps agree after the walkthrough,
+    # though it rotated the Kustomer secret in its own sandbox; and again after a rotation
+    # kept in STATE_FILE, once seed_sandbox_apps ran.
+    assert last_json(run("shell", "-c", SECRETS_MATCH)) == {
+        "after_walkthrough": True,
+        "after_rotation_and_seed": True,
+    }
+
 
 def test_walkthrough_with_kustomers_global_endpoints(tmp_path):
     """SANDBOX_KUSTOMER_ENDPOINTS=seed keeps the seed's global set runnable end to end
@@ -174,6 +182,24 @@ def last_json(result: subprocess.CompletedProcess[str]) -> object:
     assert result.returncode == 0, result.stdout + result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 
+
+SECRETS_MATCH = """
+import io, json
+from django.core.management import call_command
+from django.test import Client
+from django_helpdesk_oauth.models import ProviderApp
+from django_helpdesk_oauth.sandbox.state import state
+def match():
+    state.reset()  # as a restarted runserver: settings, then STATE_FILE
+    served = state.get_client("kustomer", "demo-kustomer-client").client_secret
+    return ProviderApp.objects.get(slug="kustomer-sandbox").client_secret == served
+first = match()
+Client(HTTP_HOST="127.0.0.1").post(
+    "/sandbox/kustomer/apps-api/v1/apps/available/demoapp_5f0acme/secret", "{}",
+    content_type="application/json", HTTP_AUTHORIZATION="Bearer demo-kustomer-admin-key")
+call_command("seed_sandbox_apps", stdout=io.StringIO())
+print(json.dumps({"after_walkthrough": first, "after_rotation_and_seed": match()}))
+"""
 
 APPS_API_CALLS = """
 import json
