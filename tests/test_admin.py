@@ -308,3 +308,19 @@ def test_default_display_name(admin_client, db):
     assert admin_client.post(add, {**base, "slug": "shop"}).status_code == 302
     names = dict(ProviderApp.objects.values_list("slug", "name"))
     assert names == {"gorgias": "Gorgias", "shop": "Gorgias (shop)"}
+
+
+def test_refresh_action_shows_a_rejected_secret(admin_client, sandbox, installed, gorgias_app):
+    installation = installed(gorgias_app)
+    set_client_secret(gorgias_app, "unknown-to-the-provider-6666")
+    response = admin_client.post(
+        reverse("admin:helpdesk_oauth_installation_changelist"),
+        {"action": "refresh_now", "_selected_action": [installation.pk]},
+        follow=True,
+    )
+    shown = [(m.level_tag, str(m)) for m in response.context["messages"]]
+    assert ("success", "1 token refreshed.") in shown  # through the previous secret
+    [(level, text)] = [m for m in shown if "Provider app gorgias" in m[1]]
+    assert level == "error"
+    assert "The current client secret was rejected (invalid_client)" in text
+    assert "••••6666" not in text and "unknown-to-the-provider" not in text
