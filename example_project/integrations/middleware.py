@@ -43,6 +43,9 @@ class FlowMessagesMiddleware:
         token = _events.set([])
         try:
             response = self.get_response(request)
+            match = request.resolver_match
+            if match is not None and match.namespace == "admin":
+                return response  # the admin's actions say it in their own messages
             for level, text in _events.get() or ():
                 messages.add_message(request, level, text)
             return response
