@@ -178,6 +178,19 @@ def check_session_cookie(app_configs: Any = None, **kwargs: Any) -> list[checks.
                 id="helpdesk_oauth.E009",
             )
         ]
+    if samesite == "None" and not settings.SESSION_COOKIE_SECURE:
+        # Browsers refuse a SameSite=None cookie that is not Secure: no session at all.
+        return [
+            checks.Error(
+                'SESSION_COOKIE_SAMESITE = "None" without SESSION_COOKIE_SECURE = True: '
+                "browsers refuse such a cookie, so the session (and the pending authorization "
+                "request bound to it) never reaches the OAuth callback and every install ends "
+                "in a 400.",
+                hint='Set SESSION_COOKIE_SAMESITE = "Lax" (Django\'s default), or set '
+                "SESSION_COOKIE_SECURE = True and serve the site over HTTPS.",
+                id="helpdesk_oauth.E012",
+            )
+        ]
     return []
 
 

@@ -252,7 +252,25 @@ def test_strict_session_cookie_is_an_error(settings, value):
 @pytest.mark.parametrize("value", ["Lax", "None", False])
 def test_lax_or_unset_session_cookie_is_clean(settings, value):
     settings.SESSION_COOKIE_SAMESITE = value
+    settings.SESSION_COOKIE_SECURE = True
     assert "helpdesk_oauth.E009" not in ids()
+    assert "helpdesk_oauth.E012" not in ids()
+
+
+def test_samesite_none_without_secure_is_an_error(settings):
+    settings.SESSION_COOKIE_SAMESITE = "None"
+    settings.SESSION_COOKIE_SECURE = False
+    [message] = [m for m in checks.run_checks() if m.id == "helpdesk_oauth.E012"]
+    assert message.level == checks.ERROR
+    assert "SESSION_COOKIE_SECURE" in message.msg
+    assert '"Lax"' in message.hint
+
+
+@pytest.mark.parametrize("value", ["Lax", False])
+def test_samesite_lax_or_unset_needs_no_secure_cookie(settings, value):
+    settings.SESSION_COOKIE_SAMESITE = value
+    settings.SESSION_COOKIE_SECURE = False
+    assert "helpdesk_oauth.E012" not in ids()
 
 
 # -- SQLite without WAL / IMMEDIATE transactions (W006) --------------------------------
