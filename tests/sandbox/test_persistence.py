@@ -41,6 +41,17 @@ def test_state_round_trips_through_the_file(settings, tmp_path):
     assert restarted.public_jwks == first.public_jwks
 
 
+def test_the_state_files_directory_is_created(settings, tmp_path):
+    # docs/testing.md's STATE_FILE is BASE_DIR / "var" / ..., absent in a fresh project:
+    # the first token call must not fail (it was a 500, the install a 502).
+    path = tmp_path / "var" / "nested" / "sandbox.json"
+    configure(settings, path)
+    state = SandboxState()
+    state.set_client_secret("kustomer", "kustomer-test-client", "rotated-secret-5678")
+    state.save()
+    assert "rotated-secret-5678" in path.read_text()
+
+
 def test_without_a_state_file_nothing_is_written(settings, tmp_path):
     state = SandboxState()
     state.save()

@@ -42,7 +42,8 @@ class StateFile:
         return self._stat() != self.stamp
 
     def save(self, clients: ClientRegistry, tokens: TokenStore, keys: SigningKeys) -> None:
-        """Write everything but codes, the request log and faults (temp file + rename)."""
+        """Write everything but codes, the request log and faults (temp file + rename),
+        creating the file's directory if needed (``BASE_DIR / "var"`` in a fresh project)."""
         data = {
             "clients": [asdict(c) for c in clients.clients.values()],
             "access_tokens": [asdict(t) for t in tokens.access_tokens.values()],
@@ -51,6 +52,7 @@ class StateFile:
             "signing_key": jwt.key_to_pem(keys.current()),
         }
         directory = os.path.dirname(os.path.abspath(self.path))
+        os.makedirs(directory, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".sandbox-state-")
         with os.fdopen(fd, "w") as out:
             json.dump(data, out)
