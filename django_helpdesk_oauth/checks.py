@@ -20,6 +20,7 @@ from . import crypto
 from .conf import DEFAULTS, app_settings
 from .exceptions import ConfigurationError
 from .providers import base, registry
+from .services.links import URLS_INCLUDE
 from .transport import LEASE_SAFETY, LOOPBACK_HOSTS
 
 
@@ -134,10 +135,6 @@ def check_success_url(app_configs: Any = None, **kwargs: Any) -> list[checks.Che
             )
         ]
     return []
-
-
-#: What ``include()`` line a project adds to serve the install and callback views.
-URLS_INCLUDE = 'path("helpdesk/", include("django_helpdesk_oauth.urls"))'
 
 
 @checks.register(checks.Tags.urls)

@@ -16,7 +16,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, render, resolve_url
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
@@ -35,6 +35,7 @@ from .exceptions import (
 )
 from .models import Installation, ProviderApp
 from .reporting import sensitive_oauth_view
+from .services import links
 
 logger = logging.getLogger(__name__)
 
@@ -75,9 +76,7 @@ def success_url() -> str:
 
 def callback_url(request: HttpRequest, slug: str) -> str:
     """The redirect URI registered at the provider for app ``slug``."""
-    path = reverse("helpdesk_oauth:callback", args=[slug])
-    base = app_settings.REDIRECT_BASE_URL
-    return base.rstrip("/") + path if base else request.build_absolute_uri(path)
+    return links.redirect_uri(slug, request)
 
 
 def _flow_view(

@@ -15,10 +15,13 @@ from django.urls import NoReverseMatch, reverse
 from ..conf import app_settings
 from ..exceptions import ConfigurationError
 
+#: The ``urlpatterns`` entry that includes the package's URLs (any prefix will do).
+URLS_INCLUDE = 'path("helpdesk/", include("django_helpdesk_oauth.urls"))'
+
 #: The one-line fix when the package's URLs are not in the project's URLconf.
 INCLUDE_URLS = (
-    "The django_helpdesk_oauth URLs are not in the project's URLconf: add "
-    'path("oauth/", include("django_helpdesk_oauth.urls")) to ROOT_URLCONF.'
+    f"The django_helpdesk_oauth URLs are not in the project's URLconf: add {URLS_INCLUDE} "
+    "to ROOT_URLCONF."
 )
 
 
