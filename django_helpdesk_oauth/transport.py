@@ -12,6 +12,17 @@ which wakes any blocked read at once, and raises. Name resolution cannot be
 interrupted, but the caller does not wait for it, and a socket created after
 the deadline is shut down as soon as it exists, so the worker always ends too.
 
+Connections are kept alive: each caller thread keeps one ``requests.Session``
+(its urllib3 pools, one idle connection per host for the last few hosts), used
+by one call's worker at a time. A pooled connection handed to a call is
+registered with that call's guard when the pool hands it out (urllib3 reuses
+sockets without connecting again); one found closed by the server at that
+moment is replaced before anything is sent. A request is never re-sent (no
+retries: a token POST whose answer was lost may have spent a rotating refresh
+token, RFC 6749 §6). A call cut off at its deadline drops its caller's session,
+so a connection that was shut down never goes back to a pool. The session
+keeps no cookies: one tenant's call never carries what another's answer set.
+
 The body is read here, fully, up to :data:`MAX_RESPONSE_BYTES`; a larger one
 raises :class:`~.exceptions.ResponseTooLarge`. Redirects are never followed.
 """
@@ -19,6 +30,8 @@ raises :class:`~.exceptions.ResponseTooLarge`. Redirects are never followed.
 from __future__ import annotations
 
 import contextlib
+import http.cookiejar
+import os
 import socket
 import threading
 import time
@@ -46,6 +59,9 @@ LEASE_SAFETY = 5
 #: Hosts plain HTTP may go to (the sandbox providers on loopback); HTTPS elsewhere.
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
+#: Hosts whose idle keep-alive connection each caller thread's session keeps.
+POOL_HOSTS = 4
+
 _CHUNK = 64 * 1024
 _OWN_KWARGS = ("timeout", "stream", "allow_redirects")
 _local = threading.local()
@@ -72,7 +88,9 @@ class _Guard:
         self.closed = False
 
     def watch(self, sock: socket.socket) -> None:
-        dup = sock.dup()  # survives the TLS wrap, which detaches the original object
+        # A duplicate descriptor: survives the TLS wrap, which detaches the original
+        # object, and also works for a pooled connection's TLS socket (no .dup() there).
+        dup = socket.fromfd(sock.fileno(), sock.family, sock.type, sock.proto)
         with self._lock:
             if not self.fired and not self.closed:
                 self._socks.append(dup)
@@ -117,12 +135,34 @@ class _WatchedHTTPSConnection(HTTPSConnection):
         return _watch_new(super()._new_conn())
 
 
+def _watch_pooled(conn: Any) -> Any:
+    """A connection the pool hands out: its socket, when it already has one (kept alive
+    from an earlier call), is registered with this call's guard; one that cannot be
+    registered is closed, so it connects again through :func:`_watch_new`."""
+    sock = getattr(conn, "sock", None)
+    guard: _Guard | None = getattr(_local, "guard", None)
+    if sock is None or guard is None:
+        return conn
+    try:
+        guard.watch(sock)
+    except (OSError, ValueError, AttributeError):  # not a plain or TLS socket
+        conn.close()
+    return conn
+
+
 class _WatchedHTTPPool(HTTPConnectionPool):
     ConnectionCls = _WatchedHTTPConnection
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        # urllib3 has already replaced a connection the server closed while idle.
+        return _watch_pooled(super()._get_conn(timeout))
 
 
 class _WatchedHTTPSPool(HTTPSConnectionPool):
     ConnectionCls = _WatchedHTTPSConnection
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        return _watch_pooled(super()._get_conn(timeout))
 
 
 _POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
@@ -132,7 +172,9 @@ class _Adapter(HTTPAdapter):
     """requests' adapter whose connections register their sockets with the call's guard."""
 
     def __init__(self) -> None:
-        super().__init__(max_retries=0, pool_connections=1, pool_maxsize=1)
+        # max_retries=0: nothing is ever re-sent. One idle connection per host, for the
+        # last POOL_HOSTS hosts (per-tenant hosts rarely repeat; global ones do).
+        super().__init__(max_retries=0, pool_connections=POOL_HOSTS, pool_maxsize=1)
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         super().init_poolmanager(*args, **kwargs)
@@ -145,27 +187,59 @@ class _Adapter(HTTPAdapter):
         return manager
 
 
+def _new_session() -> requests.Session:
+    session = requests.Session()
+    session.mount("http://", _Adapter())
+    session.mount("https://", _Adapter())
+    # No cookies kept: the session serves every tenant of this caller thread.
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    return session
+
+
+def _session() -> requests.Session:
+    """The calling thread's session (its keep-alive connections); a new one on first
+    use, after a call cut off at its deadline, and in a forked child (whose parent's
+    pooled sockets it must not share)."""
+    session: requests.Session | None = getattr(_local, "session", None)
+    if session is None or getattr(_local, "pid", None) != os.getpid():
+        session = _new_session()
+        _local.session, _local.pid = session, os.getpid()
+    return session
+
+
+def _drop_session(session: requests.Session) -> None:
+    """Forget the calling thread's ``session`` (a call on it was cut off)."""
+    if getattr(_local, "session", None) is session:
+        _local.session = None
+
+
 @sensitive_variables()  # kwargs carry client secrets, tokens and API keys
 def _send(
-    method: str, url: str, guard: _Guard, timeout: float, box: dict[str, Any], kwargs: Any
+    session: requests.Session,
+    method: str,
+    url: str,
+    guard: _Guard,
+    timeout: float,
+    box: dict[str, Any],
+    kwargs: Any,
 ) -> None:
     """The worker: send, read the body (bounded), put the response or the error in ``box``."""
     _local.guard = guard
     try:
-        with requests.Session() as session:
-            session.mount("http://", _Adapter())
-            session.mount("https://", _Adapter())
-            response = session.request(
-                method, url, timeout=timeout, stream=True, allow_redirects=False, **kwargs
-            )
-            box["phase"] = "body"
-            with response:
-                box["response"] = _read_body(response)
+        response = session.request(
+            method, url, timeout=timeout, stream=True, allow_redirects=False, **kwargs
+        )
+        box["phase"] = "body"
+        with response:
+            box["response"] = _read_body(response)
     except BaseException as exc:  # handed to the caller, which decides what it means
         box["error"] = exc
     finally:
         _local.guard = None
         guard.close()
+        if guard.fired:
+            # Cut off: the caller has dropped this session; its connections go too.
+            session.close()
 
 
 def _read_body(response: requests.Response) -> requests.Response:
@@ -229,9 +303,10 @@ def request(
         raise _timed_out(provider, what, budget)
     guard = _Guard()
     box: dict[str, Any] = {"phase": "send"}
+    session = _session()
     worker = threading.Thread(
         target=_send,
-        args=(method, url, guard, budget, box, kwargs),
+        args=(session, method, url, guard, budget, box, kwargs),
         name=f"helpdesk-oauth-{provider.key}",
         daemon=True,
     )
@@ -240,8 +315,12 @@ def request(
         worker.join(max(0.0, deadline - time.monotonic()))
     finally:
         if worker.is_alive():
-            guard.fire()  # the worker's reads end now; it finishes on its own
+            # The worker's reads end now; it finishes on its own, with this session,
+            # which no later call of this thread uses.
+            _drop_session(session)
+            guard.fire()
     if worker.is_alive() or guard.fired:
+        _drop_session(session)
         raise _timed_out(provider, what, budget)
     error = box.get("error")
     if error is None:

@@ -25,6 +25,7 @@ from django_helpdesk_oauth import client, tasks, transport
 from django_helpdesk_oauth.exceptions import ProviderError, ResponseTooLarge
 from django_helpdesk_oauth.models import Installation, PendingRevocation, ProviderApp, Token
 from django_helpdesk_oauth.providers import registry
+from django_helpdesk_oauth.services import Outcome, refresh_installation
 from django_helpdesk_oauth.services.secrets import register_app
 from tests import flows
 from tests.commands.conftest import ADMIN_KEY
@@ -472,3 +473,173 @@ def test_a_huge_answer_from_the_apps_api_rotates_nothing(sandbox, tmp_path):
     assert f"larger than {LIMIT} bytes" in str(excinfo.value)
     app.refresh_from_db()
     assert app.client_secret == secret and not app.previous_client_secret
+
+
+# -- keep-alive connections (issue 13) -------------------------------------------------
+
+
+class KeepAliveServer:
+    """HTTP/1.1 server on loopback that keeps its connections alive.
+
+    Request ``n`` (from 1) is answered with ``answer(n)`` (bytes: a body, sent with
+    Content-Length and no ``Connection: close``). ``close_after_answer`` closes each
+    connection once its answer is sent, as a server closing idle keep-alive
+    connections does (``closed`` is set then); from request ``drip_from`` on, the
+    answer is dripped a byte every ``delay`` seconds. ``connections`` counts the
+    connections accepted, ``requests`` holds each request's head and body.
+    """
+
+    def __init__(self, answer, *, close_after_answer=False, drip_from=None, delay=0.1, cookie=""):
+        self.answer, self.close_after_answer = answer, close_after_answer
+        self.drip_from, self.delay, self.cookie = drip_from, delay, cookie
+        self.connections = 0
+        self.requests: list[tuple[bytes, bytes]] = []
+        self.closed = threading.Event()
+        self._sock = socket.socket()
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen()
+        self.port = self._sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, path: str = "/oauth/token") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _read_request(self, conn: socket.socket, buffer: bytes) -> tuple[bytes, bytes, bytes]:
+        while b"\r\n\r\n" not in buffer:
+            chunk = conn.recv(65536)
+            if not chunk:
+                raise EOFError
+            buffer += chunk
+        head, _, rest = buffer.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        while len(rest) < length:
+            chunk = conn.recv(65536)
+            if not chunk:
+                raise EOFError
+            rest += chunk
+        return head, rest[:length], rest[length:]
+
+    def _serve(self, conn: socket.socket) -> None:
+        buffer = b""
+        try:
+            with conn:
+                while True:
+                    head, body, buffer = self._read_request(conn, buffer)
+                    self.requests.append((head, body))
+                    payload = self.answer(len(self.requests))
+                    cookie = f"Set-Cookie: {self.cookie}\r\n" if self.cookie else ""
+                    response = (
+                        f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n{cookie}"
+                        f"Content-Length: {len(payload)}\r\n\r\n"
+                    ).encode() + payload
+                    if self.drip_from and len(self.requests) >= self.drip_from:
+                        for index in range(len(response)):
+                            conn.sendall(response[index : index + 1])
+                            time.sleep(self.delay)
+                    else:
+                        conn.sendall(response)
+                    if self.close_after_answer:
+                        break
+        except (OSError, EOFError):
+            pass
+        finally:
+            self.closed.set()
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+@pytest.fixture
+def keep_alive_server():
+    servers: list[KeepAliveServer] = []
+
+    def start(answer, **options) -> KeepAliveServer:
+        server = KeepAliveServer(answer, **options)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def post(server: KeepAliveServer, **options):
+    return transport.request(
+        "POST",
+        server.url(),
+        provider=registry["gorgias"],
+        what="revoke",
+        data={"token": "t"},
+        **options,
+    )
+
+
+def test_a_connection_is_kept_alive_between_calls(keep_alive_server):
+    server = keep_alive_server(lambda n: b'{"n": %d}' % n)
+    assert post(server).json() == {"n": 1}
+    assert post(server).json() == {"n": 2}
+    assert len(server.requests) == 2
+    assert server.connections == 1  # the second call reused the first one's connection
+
+
+def test_a_kept_alive_connection_the_server_closed_is_replaced_and_posted_once(
+    sandbox, installed, kustomer_app, settings, keep_alive_server
+):
+    """The server closes the idle connection: the next refresh connects again and its
+    token POST reaches the server exactly once (never re-sent: RFC 6749 §6)."""
+    installation = installed(kustomer_app)
+    server = keep_alive_server(
+        lambda n: token_json(access_token=f"at-kept-{n:04d}", refresh_token=f"rt-kept-{n:04d}"),
+        close_after_answer=True,
+    )
+    point(settings, "kustomer", token_url=server.url())
+    make_due(installation)
+    assert refresh_installation(installation.pk) is Outcome.REFRESHED
+    assert server.closed.wait(30)  # the server has closed the connection we keep
+    make_due(installation)
+    assert refresh_installation(installation.pk) is Outcome.REFRESHED
+    assert server.connections == 2
+    bodies = [body.decode() for _, body in server.requests]
+    assert len(bodies) == 2  # one POST per refresh
+    assert "refresh_token=rt-kept-0001" in bodies[1]  # the token the first answer rotated in
+    token = Token.objects.get()
+    assert (token.refresh_token, token.refresh_count) == ("rt-kept-0002", 2)
+
+
+def test_a_reused_connection_dripping_is_cut_off_at_the_deadline(keep_alive_server):
+    """A pooled connection is registered with the call's guard when it is handed out:
+    the second answer (~120 bytes at 0.1 s each, on the first call's connection) is
+    cut off at the call's deadline, as on a new connection."""
+    server = keep_alive_server(lambda n: b'{"answer": "%s"}' % (b"x" * 40), drip_from=2)
+    post(server)
+    with pytest.raises(ProviderError) as excinfo:
+        post(server, deadline=time.monotonic() + 0.5)
+    assert excinfo.value.transient and "timed out" in str(excinfo.value)
+    assert server.connections == 1 and len(server.requests) == 2
+    assert server.closed.wait(30)  # the server saw the connection shut down
+    assert no_transport_thread_left()
+    # The connection that was cut off is not reused: the next call connects again.
+    server.drip_from = None
+    post(server)
+    assert server.connections == 2
+
+
+def test_a_cookie_set_by_one_answer_is_not_sent_with_the_next_call(keep_alive_server):
+    server = keep_alive_server(lambda n: b"{}", cookie="tenant=acme; Path=/")
+    post(server)
+    post(server)
+    assert server.connections == 1
+    assert b"cookie:" not in server.requests[1][0].lower()
