@@ -247,6 +247,8 @@ class Worker:
     process: subprocess.Popen
     log_path: Path
     env: dict[str, str] = field(repr=False)
+    #: ``time.time()`` when the worker announced it consumes (its ready file's mtime).
+    ready_at: float = 0.0
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -326,7 +328,8 @@ def start_worker(
         if process.poll() is not None or time.monotonic() > deadline:
             worker.stop()
             raise RuntimeError(f"the Celery worker did not start:\n{worker.log()[-3000:]}")
-        time.sleep(0.1)
+        time.sleep(0.02)
+    worker.ready_at = ready.stat().st_mtime
     ready.unlink()
     return worker
 
