@@ -413,3 +413,65 @@ def check_unknown_settings(app_configs: Any = None, **kwargs: Any) -> list[check
     return unknown_key_warnings(
         "HELPDESK_OAUTH", app_settings.unknown_names(), list(DEFAULTS), id="helpdesk_oauth.W005"
     )
+
+
+def _origin_problem(value: object) -> str | None:
+    """Why ``value`` is not a bare ``scheme://host[:port]`` origin, or ``None``."""
+    if not isinstance(value, str):
+        return "it is not a string"
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return "it is not a URL"
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        return "it has no http(s) scheme and host"
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        return "it has more than a scheme and host (a path, query or user)"
+    return None
+
+
+@checks.register()
+def check_redirect_base_url(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """``REDIRECT_BASE_URL`` is a scheme and host only: the redirect URI is that origin
+    plus the reversed callback path, so a value without a scheme is not an absolute URL
+    (the provider refuses it) and a path is one the callback is not served at (a 404)."""
+    value = app_settings.REDIRECT_BASE_URL
+    if not value:
+        return []
+    problem = _origin_problem(value)
+    if problem is None:
+        return []
+    return [
+        checks.Error(
+            f'HELPDESK_OAUTH["REDIRECT_BASE_URL"] = {value!r} is not a scheme and host '
+            f"({problem}): the redirect URI would be {value!r} followed by the callback's "
+            "path, which the provider refuses or this site does not serve.",
+            hint='Set it to the origin registered at the provider, e.g. "https://app.example.com"'
+            " (a URL prefix comes from FORCE_SCRIPT_NAME or the include() in the URLconf), "
+            "or remove it to use the request's own host.",
+            id="helpdesk_oauth.E013",
+        )
+    ]
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_redirect_base_url_https(
+    app_configs: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """``check --deploy``: a ``REDIRECT_BASE_URL`` over plain HTTP (other than loopback)
+    sends authorization codes in clear, and providers refuse such redirect URIs."""
+    value = app_settings.REDIRECT_BASE_URL
+    if not value or _origin_problem(value) is not None:
+        return []
+    parts = urlsplit(value)
+    if parts.scheme != "http" or parts.hostname in LOOPBACK_HOSTS:
+        return []
+    return [
+        checks.Warning(
+            f'HELPDESK_OAUTH["REDIRECT_BASE_URL"] = {value!r} is plain HTTP: the redirect URI '
+            "carries the authorization code in clear, and providers refuse HTTP redirect URIs.",
+            hint=f'Use "https://{parts.netloc}" and serve the callback over HTTPS.',
+            id="helpdesk_oauth.W008",
+        )
+    ]

@@ -490,3 +490,43 @@ def test_every_check_id_is_in_the_settings_docs():
     assert len(declared) >= 15
     docs = (root / "docs" / "settings.md").read_text()
     assert {i for i in declared if f"`{i}`" not in docs} == set()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "app.example.com",  # no scheme: the redirect URI would not be absolute
+        "https://app.example.com/base",  # a path the callback is not served at
+        "https://app.example.com/?x=1",
+        "ftp://app.example.com",
+        "https://",
+        "https://app.example.com:port",
+        ["https://app.example.com"],
+    ],
+)
+def test_redirect_base_url_that_is_not_an_origin(settings, value):
+    configure(settings, REDIRECT_BASE_URL=value)
+    [message] = [m for m in checks.run_checks() if m.id == "helpdesk_oauth.E013"]
+    assert message.level == checks.ERROR
+    assert 'HELPDESK_OAUTH["REDIRECT_BASE_URL"]' in message.msg
+    assert "https://app.example.com" in message.hint
+
+
+@pytest.mark.parametrize(
+    "value", ["", "https://app.example.com", "https://app.example.com/", "http://127.0.0.1:8000"]
+)
+def test_redirect_base_url_origins_are_clean(settings, value):
+    configure(settings, REDIRECT_BASE_URL=value)
+    assert "helpdesk_oauth.E013" not in deploy_ids()
+    assert "helpdesk_oauth.W008" not in deploy_ids()
+
+
+def test_http_redirect_base_url_under_deploy(settings):
+    configure(settings, REDIRECT_BASE_URL="http://app.example.com")
+    [message] = [
+        m
+        for m in checks.run_checks(include_deployment_checks=True)
+        if m.id == "helpdesk_oauth.W008"
+    ]
+    assert "plain HTTP" in message.msg and "https://app.example.com" in message.hint
+    assert "helpdesk_oauth.W008" not in ids()  # a deploy check only
