@@ -475,3 +475,38 @@ def check_redirect_base_url_https(
             id="helpdesk_oauth.W008",
         )
     ]
+
+
+def _cookie_path_covers(cookie_path: str, path: str) -> bool:
+    """Whether a cookie with ``Path=cookie_path`` is sent to ``path`` (RFC 6265 §5.1.4)."""
+    if path == cookie_path or cookie_path in ("", "/"):
+        return True
+    return path.startswith(cookie_path if cookie_path.endswith("/") else cookie_path + "/")
+
+
+@checks.register(checks.Tags.security)
+def check_session_cookie_path(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """The session cookie must reach the install and callback URLs: the pending
+    authorization request is bound to the session, so a ``SESSION_COOKIE_PATH`` that
+    does not cover the callback ends every install in a 400."""
+    cookie_path = settings.SESSION_COOKIE_PATH
+    if not getattr(settings, "ROOT_URLCONF", None) or not isinstance(cookie_path, str):
+        return []
+    try:
+        paths = [reverse(f"helpdesk_oauth:{n}", args=["app"]) for n in ("install", "callback")]
+    except NoReverseMatch:
+        return []  # E010's to report
+    outside = [p for p in paths if not _cookie_path_covers(cookie_path, p)]
+    if not outside:
+        return []
+    return [
+        checks.Error(
+            f"SESSION_COOKIE_PATH = {cookie_path!r} does not cover {outside[-1]!r}: the browser "
+            "does not send the session cookie there, so the pending authorization request is "
+            "not found and every install ends with 'This installation link is invalid or has "
+            "expired' (400).",
+            hint='Set SESSION_COOKIE_PATH = "/" (Django\'s default), or include '
+            "django_helpdesk_oauth.urls under that path.",
+            id="helpdesk_oauth.E014",
+        )
+    ]

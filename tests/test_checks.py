@@ -530,3 +530,19 @@ def test_http_redirect_base_url_under_deploy(settings):
     ]
     assert "plain HTTP" in message.msg and "https://app.example.com" in message.hint
     assert "helpdesk_oauth.W008" not in ids()  # a deploy check only
+
+
+@pytest.mark.parametrize("path", ["/app/", "/app", "/oauth/x/", "/oauth/app/install"])
+def test_session_cookie_path_not_covering_the_callback(settings, path):
+    # tests.urls mounts the package under /oauth/: the callback is /oauth/app/callback/.
+    settings.SESSION_COOKIE_PATH = path
+    [message] = [m for m in checks.run_checks() if m.id == "helpdesk_oauth.E014"]
+    assert message.level == checks.ERROR
+    assert "SESSION_COOKIE_PATH" in message.msg and "/oauth/app/callback/" in message.msg
+    assert 'SESSION_COOKIE_PATH = "/"' in message.hint
+
+
+@pytest.mark.parametrize("path", ["/", "/oauth/", "/oauth", "/oauth/app/"])
+def test_session_cookie_path_covering_the_package_urls_is_clean(settings, path):
+    settings.SESSION_COOKIE_PATH = path
+    assert "helpdesk_oauth.E014" not in ids()
