@@ -333,7 +333,8 @@ def check_timing(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMes
     messages: list[checks.CheckMessage] = []
     interval = _beat_interval()
     margin = app_settings.REFRESH_MARGIN
-    if interval is not None and margin < 2 * interval:
+    # A margin that is not a number is E015's to report (comparing it would raise).
+    if interval is not None and _non_negative(margin) is not None and margin < 2 * interval:
         messages.append(
             checks.Warning(
                 f'HELPDESK_OAUTH["REFRESH_MARGIN"] ({margin} s) is shorter than twice the beat '
@@ -510,3 +511,42 @@ def check_session_cookie_path(app_configs: Any = None, **kwargs: Any) -> list[ch
             id="helpdesk_oauth.E014",
         )
     ]
+
+
+def _non_negative(value: Any) -> float | None:
+    """``value`` as a finite number of seconds >= 0, else ``None``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) and value >= 0 else None
+
+
+#: Durations in seconds read at run time (HTTP_TIMEOUT and REFRESH_LEASE: E007/E006),
+#: with whether 0 is meaningful ("no grace window", "read every time").
+SECONDS_SETTINGS = {
+    "STATE_TTL": False,
+    "REFRESH_MARGIN": True,
+    "SECRET_GRACE_PERIOD": True,
+    "SESSION_TOKEN_TTL": True,
+}
+
+
+@checks.register()
+def check_seconds_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Each of :data:`SECONDS_SETTINGS` is a number of seconds: a string makes the
+    first install, refresh or rotation that reads it fail with a TypeError (a 500), a
+    ``STATE_TTL`` of 0 expires every authorization request before its callback (400)."""
+    messages: list[checks.CheckMessage] = []
+    for name, zero_ok in SECONDS_SETTINGS.items():
+        value = getattr(app_settings, name)
+        seconds = _non_negative(value)
+        if seconds is not None and (zero_ok or seconds > 0):
+            continue
+        wanted = "a number of seconds >= 0" if zero_ok else "a positive number of seconds"
+        messages.append(
+            checks.Error(
+                f'HELPDESK_OAUTH["{name}"] = {value!r} is not {wanted}.',
+                hint=f"Set it to {wanted}, e.g. {DEFAULTS[name]!r} (the default), or remove it.",
+                id="helpdesk_oauth.E015",
+            )
+        )
+    return messages

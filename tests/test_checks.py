@@ -546,3 +546,42 @@ def test_session_cookie_path_not_covering_the_callback(settings, path):
 def test_session_cookie_path_covering_the_package_urls_is_clean(settings, path):
     settings.SESSION_COOKIE_PATH = path
     assert "helpdesk_oauth.E014" not in ids()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("STATE_TTL", "600"),  # TypeError at the first install: a 500
+        ("STATE_TTL", 0),  # every authorization request expired at its callback: a 400
+        ("REFRESH_MARGIN", "1800"),  # made check itself raise (W003's comparison)
+        ("REFRESH_MARGIN", -60),
+        ("SECRET_GRACE_PERIOD", "86400"),
+        ("SESSION_TOKEN_TTL", float("nan")),
+        ("SESSION_TOKEN_TTL", True),
+    ],
+)
+def test_seconds_settings_that_are_not_numbers_of_seconds(settings, name, value):
+    settings.CELERY_BEAT_SCHEDULE = {
+        "refresh": {"task": "django_helpdesk_oauth.tasks.refresh_expiring_tokens", "schedule": 300}
+    }
+    configure(settings, **{name: value})
+    [message] = [m for m in checks.run_checks() if m.id == "helpdesk_oauth.E015"]
+    assert message.level == checks.ERROR
+    assert f'HELPDESK_OAUTH["{name}"] = {value!r}' in message.msg
+    assert "seconds" in message.hint
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("STATE_TTL", 1),
+        ("STATE_TTL", 600.0),
+        ("REFRESH_MARGIN", 0),
+        ("SECRET_GRACE_PERIOD", 0),
+        ("SESSION_TOKEN_TTL", 0),
+        ("SESSION_TOKEN_TTL", 2.5),
+    ],
+)
+def test_seconds_settings_that_are_numbers_of_seconds_are_clean(settings, name, value):
+    configure(settings, **{name: value})
+    assert "helpdesk_oauth.E015" not in ids()
