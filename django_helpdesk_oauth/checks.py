@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core import checks
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.module_loading import import_string
 
 from . import crypto
 from .conf import DEFAULTS, app_settings
@@ -550,3 +551,27 @@ def check_seconds_settings(app_configs: Any = None, **kwargs: Any) -> list[check
             )
         )
     return messages
+
+
+@checks.register()
+def check_uninstall_permission(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """``UNINSTALL_PERMISSION`` is imported by the uninstall view on every POST: a path
+    that does not import (or names something not callable) is a 500 there."""
+    path = app_settings.UNINSTALL_PERMISSION
+    try:
+        target = import_string(path)
+    except Exception as exc:  # ImportError, ValueError ("not a dotted path"), TypeError…
+        problem = f"does not import ({type(exc).__name__})"
+    else:
+        if callable(target):
+            return []
+        problem = "is not callable"
+    return [
+        checks.Error(
+            f'HELPDESK_OAUTH["UNINSTALL_PERMISSION"] = {path!r} {problem}: every POST to the '
+            "uninstall URL would fail with a server error (500).",
+            hint="Set it to the dotted path of a function fn(user, installation) -> bool, or "
+            'remove it for the default ("django_helpdesk_oauth.views.can_uninstall").',
+            id="helpdesk_oauth.E016",
+        )
+    ]

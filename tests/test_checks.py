@@ -585,3 +585,22 @@ def test_seconds_settings_that_are_not_numbers_of_seconds(settings, name, value)
 def test_seconds_settings_that_are_numbers_of_seconds_are_clean(settings, name, value):
     configure(settings, **{name: value})
     assert "helpdesk_oauth.E015" not in ids()
+
+
+@pytest.mark.parametrize(
+    "path", ["myapp.perms.nope", "can_uninstall", "django_helpdesk_oauth.conf.DEFAULTS", None]
+)
+def test_uninstall_permission_that_does_not_import_or_call(settings, path):
+    configure(settings, UNINSTALL_PERMISSION=path)
+    [message] = [m for m in checks.run_checks() if m.id == "helpdesk_oauth.E016"]
+    assert message.level == checks.ERROR
+    assert f'HELPDESK_OAUTH["UNINSTALL_PERMISSION"] = {path!r}' in message.msg
+    assert "fn(user, installation) -> bool" in message.hint
+
+
+@pytest.mark.parametrize(
+    "path", ["django_helpdesk_oauth.views.can_uninstall", "django.contrib.auth.get_user"]
+)
+def test_uninstall_permission_that_imports_a_callable_is_clean(settings, path):
+    configure(settings, UNINSTALL_PERMISSION=path)
+    assert "helpdesk_oauth.E016" not in ids()
