@@ -262,6 +262,8 @@ def check_sandbox_in_production(
         loopback = []
         for name in base.ENDPOINTS:
             template = provider.endpoint_template(name)
+            if not isinstance(template, str):
+                continue  # E017's to report
             host = urlsplit(template.replace("{tenant}", "t")).hostname
             if template.startswith("http://") and host in LOOPBACK_HOSTS:
                 loopback.append(name)
@@ -288,6 +290,8 @@ def check_transport(app_configs: Any = None, **kwargs: Any) -> list[checks.Check
     for key, provider in registry.items():
         for name in base.ENDPOINTS:
             template = provider.endpoint_template(name)
+            if not isinstance(template, str):
+                continue  # E017's to report
             host = urlsplit(template.replace("{tenant}", "t")).hostname
             if template.startswith("http://") and host not in LOOPBACK_HOSTS:
                 messages.append(
@@ -575,3 +579,39 @@ def check_uninstall_permission(app_configs: Any = None, **kwargs: Any) -> list[c
             id="helpdesk_oauth.E016",
         )
     ]
+
+
+_ANY_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+
+
+@checks.register()
+def check_provider_endpoint_urls(
+    app_configs: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Every endpoint set in ``PROVIDERS`` is an absolute http(s) URL template: one
+    without a scheme or host (``"acme.gorgias.com/oauth/token"``) is refused at run
+    time, the install or callback answering a 500. Placeholders count as a host."""
+    messages: list[checks.CheckMessage] = []
+    for key, overrides in (app_settings.PROVIDERS or {}).items():
+        if key not in registry or not isinstance(overrides, dict):
+            continue  # E002's to report
+        for name, template in overrides.items():
+            if name not in base.ENDPOINTS or template in ("", None):
+                continue  # E003's; an empty value keeps the default
+            ok = False
+            if isinstance(template, str):
+                with contextlib.suppress(ValueError):
+                    parts = urlsplit(_ANY_PLACEHOLDER.sub("t", template))
+                    ok = parts.scheme in ("https", "http") and bool(parts.hostname)
+            if not ok:
+                messages.append(
+                    checks.Error(
+                        f'HELPDESK_OAUTH["PROVIDERS"]["{key}"]["{name}"] = {template!r} is not '
+                        "an absolute http(s) URL: the calls and redirects that use it fail "
+                        "with a server error (500).",
+                        hint="Give the whole URL with its scheme and host, e.g. "
+                        f"{registry[key].endpoints.get(name) or 'https://{tenant}.example.com/…'!r}.",
+                        id="helpdesk_oauth.E017",
+                    )
+                )
+    return messages

@@ -604,3 +604,42 @@ def test_uninstall_permission_that_does_not_import_or_call(settings, path):
 def test_uninstall_permission_that_imports_a_callable_is_clean(settings, path):
     configure(settings, UNINSTALL_PERMISSION=path)
     assert "helpdesk_oauth.E016" not in ids()
+
+
+@pytest.mark.parametrize(
+    ("name", "url"),
+    [
+        ("token_url", "acme.gorgias.com/oauth/token"),  # no scheme: a 500 at the callback
+        ("authorize_url", "127.0.0.1:8000/sandbox/gorgias/{tenant}/oauth/authorize"),
+        ("api_base_url", "ftp://{tenant}.gorgias.com/api/"),
+        ("revoke_url", "/oauth/revoke"),
+        ("token_url", 42),
+    ],
+)
+def test_provider_endpoint_that_is_not_an_absolute_url(settings, name, url):
+    configure(settings, PROVIDERS={"gorgias": {name: url}})
+    [message] = [m for m in checks.run_checks() if m.id == "helpdesk_oauth.E017"]
+    assert message.level == checks.ERROR
+    assert f'HELPDESK_OAUTH["PROVIDERS"]["gorgias"]["{name}"] = {url!r}' in message.msg
+    assert "https://" in message.hint
+
+
+@pytest.mark.parametrize(
+    "providers",
+    [
+        {"gorgias": {"token_url": "https://{tenant}.gorgias.example/oauth/token"}},
+        {"intercom": {"token_url": "https://{api_host}/auth/eagle/token"}},
+        {"gorgias": {"token_url": "http://127.0.0.1:8000/sandbox/gorgias/{tenant}/oauth/token"}},
+        {"gorgias": {"revoke_url": ""}},
+    ],
+)
+def test_provider_endpoints_that_are_absolute_urls_are_clean(settings, providers):
+    configure(settings, PROVIDERS=providers)
+    assert "helpdesk_oauth.E017" not in ids()
+
+
+def test_sandbox_provider_settings_are_absolute_urls(settings):
+    from django_helpdesk_oauth.sandbox.endpoints import provider_settings
+
+    configure(settings, PROVIDERS=provider_settings("http://127.0.0.1:8765/sandbox"))
+    assert "helpdesk_oauth.E017" not in ids()
