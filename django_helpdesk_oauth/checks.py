@@ -615,3 +615,63 @@ def check_provider_endpoint_urls(
                     )
                 )
     return messages
+
+
+#: Middleware the views read from the request, and what fails without it.
+NEEDED_MIDDLEWARE = {
+    "django.contrib.sessions.middleware.SessionMiddleware": (
+        "the install view binds each authorization request to request.session"
+    ),
+    "django.contrib.auth.middleware.AuthenticationMiddleware": (
+        "the uninstall view reads request.user"
+    ),
+}
+_DB_SESSION_ENGINES = (
+    "django.contrib.sessions.backends.db",
+    "django.contrib.sessions.backends.cached_db",
+)
+
+
+def _has_middleware(dotted: str) -> bool:
+    """``dotted`` or a subclass of it is in ``MIDDLEWARE``."""
+    wanted = import_string(dotted)
+    for entry in settings.MIDDLEWARE or []:
+        if entry == dotted:
+            return True
+        with contextlib.suppress(Exception):  # a broken entry is Django's to report
+            found = import_string(entry)
+            if isinstance(found, type) and issubclass(found, wanted):
+                return True
+    return False
+
+
+@checks.register()
+def check_sessions_enabled(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """The flows need sessions and authentication on the request (E018) and, with a
+    database session engine, the sessions app (E019): without them every install (or
+    uninstall) is a 500. Django's admin checks say so only when the admin is installed."""
+    messages: list[checks.CheckMessage] = []
+    for dotted, why in NEEDED_MIDDLEWARE.items():
+        if not _has_middleware(dotted):
+            messages.append(
+                checks.Error(
+                    f"'{dotted}' is not in MIDDLEWARE: {why}, so it fails with a server "
+                    "error (500).",
+                    hint=f"Add '{dotted}' to MIDDLEWARE (in the order startproject gives).",
+                    id="helpdesk_oauth.E018",
+                )
+            )
+    engine = getattr(settings, "SESSION_ENGINE", "")
+    if engine in _DB_SESSION_ENGINES and not apps.is_installed("django.contrib.sessions"):
+        messages.append(
+            checks.Error(
+                f"SESSION_ENGINE = {engine!r} stores sessions in the database, but "
+                "'django.contrib.sessions' is not in INSTALLED_APPS: every install fails with "
+                "a server error (500) when it saves the session.",
+                hint="Add 'django.contrib.sessions' to INSTALLED_APPS (and run migrate), or "
+                "use another SESSION_ENGINE such as "
+                "'django.contrib.sessions.backends.signed_cookies'.",
+                id="helpdesk_oauth.E019",
+            )
+        )
+    return messages

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.contrib.sessions.middleware import SessionMiddleware
 from django.core import checks
 
 
@@ -643,3 +644,54 @@ def test_sandbox_provider_settings_are_absolute_urls(settings):
 
     configure(settings, PROVIDERS=provider_settings("http://127.0.0.1:8765/sandbox"))
     assert "helpdesk_oauth.E017" not in ids()
+
+
+@pytest.mark.parametrize(
+    "dotted",
+    [
+        "django.contrib.sessions.middleware.SessionMiddleware",
+        "django.contrib.auth.middleware.AuthenticationMiddleware",
+    ],
+)
+def test_session_or_auth_middleware_missing(settings, dotted):
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != dotted]
+    [message] = [m for m in checks.run_checks() if m.id == "helpdesk_oauth.E018"]
+    assert message.level == checks.ERROR
+    assert f"'{dotted}' is not in MIDDLEWARE" in message.msg and dotted in message.hint
+
+
+def test_a_subclass_of_the_session_middleware_is_clean(settings):
+    settings.MIDDLEWARE = [
+        "tests.test_checks.MySessionMiddleware" if m.endswith(".SessionMiddleware") else m
+        for m in settings.MIDDLEWARE
+    ]
+    assert "helpdesk_oauth.E018" not in ids()
+
+
+class MySessionMiddleware(SessionMiddleware):
+    """A project's own session middleware (E018 accepts subclasses)."""
+
+
+def test_database_sessions_without_the_sessions_app(settings):
+    settings.INSTALLED_APPS = [a for a in settings.INSTALLED_APPS if a != "django.contrib.sessions"]
+    [message] = [m for m in checks.run_checks() if m.id == "helpdesk_oauth.E019"]
+    assert "'django.contrib.sessions' is not in INSTALLED_APPS" in message.msg
+    assert "INSTALLED_APPS" in message.hint
+
+
+@pytest.mark.parametrize(
+    ("engine", "app_installed"),
+    [
+        ("django.contrib.sessions.backends.db", True),
+        ("django.contrib.sessions.backends.signed_cookies", False),
+        ("django.contrib.sessions.backends.cache", False),
+    ],
+)
+def test_session_engines_with_what_they_need_are_clean(settings, engine, app_installed):
+    settings.SESSION_ENGINE = engine
+    if not app_installed:
+        settings.INSTALLED_APPS = [
+            a for a in settings.INSTALLED_APPS if a not in ("django.contrib.sessions",)
+        ]
+    assert "helpdesk_oauth.E019" not in ids()
+    assert "helpdesk_oauth.E018" not in ids()
