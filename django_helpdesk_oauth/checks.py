@@ -176,11 +176,12 @@ def check_session_cookie(app_configs: Any = None, **kwargs: Any) -> list[checks.
                 id="helpdesk_oauth.E009",
             )
         ]
-    if samesite == "None" and not settings.SESSION_COOKIE_SECURE:
+    none = isinstance(samesite, str) and samesite.lower() == "none"
+    if none and not settings.SESSION_COOKIE_SECURE:
         # Browsers refuse a SameSite=None cookie that is not Secure: no session at all.
         return [
             checks.Error(
-                'SESSION_COOKIE_SAMESITE = "None" without SESSION_COOKIE_SECURE = True: '
+                f"SESSION_COOKIE_SAMESITE = {samesite!r} without SESSION_COOKIE_SECURE = True: "
                 "browsers refuse such a cookie, so the session (and the pending authorization "
                 "request bound to it) never reaches the OAuth callback and every install ends "
                 "in a 400.",

@@ -258,8 +258,9 @@ def test_lax_or_unset_session_cookie_is_clean(settings, value):
     assert "helpdesk_oauth.E012" not in ids()
 
 
-def test_samesite_none_without_secure_is_an_error(settings):
-    settings.SESSION_COOKIE_SAMESITE = "None"
+@pytest.mark.parametrize("value", ["None", "none"])  # Django sends either as written
+def test_samesite_none_without_secure_is_an_error(settings, value):
+    settings.SESSION_COOKIE_SAMESITE = value
     settings.SESSION_COOKIE_SECURE = False
     [message] = [m for m in checks.run_checks() if m.id == "helpdesk_oauth.E012"]
     assert message.level == checks.ERROR
