@@ -676,3 +676,31 @@ def check_sessions_enabled(app_configs: Any = None, **kwargs: Any) -> list[check
             )
         )
     return messages
+
+
+@checks.register(checks.Tags.urls)
+def check_sandbox_urls_without_the_app(
+    app_configs: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """The sandbox's URLs included while ``django_helpdesk_oauth.sandbox`` is not
+    installed (production settings next to a URLconf shared with development): its
+    endpoints answer (token, API) but its pages are a 500 (no templates), and E011,
+    which looks at ``INSTALLED_APPS``, does not see it."""
+    if apps.is_installed("django_helpdesk_oauth.sandbox"):
+        return []  # E011 (check --deploy) covers a sandbox left on in production
+    if not getattr(settings, "ROOT_URLCONF", None):
+        return []
+    try:
+        where = reverse("helpdesk_oauth_sandbox:index")
+    except NoReverseMatch:
+        return []
+    return [
+        checks.Error(
+            f"The sandbox providers' URLs are included in ROOT_URLCONF ({where!r}) but "
+            "'django_helpdesk_oauth.sandbox' is not in INSTALLED_APPS: its endpoints are served "
+            "(to anyone) and its consent pages fail with a server error (500).",
+            hint='Include "django_helpdesk_oauth.sandbox.urls" only in development, e.g. under '
+            '`if "django_helpdesk_oauth.sandbox" in settings.INSTALLED_APPS:` in your urls.py.',
+            id="helpdesk_oauth.E021",
+        )
+    ]

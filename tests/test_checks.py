@@ -696,3 +696,26 @@ def test_session_engines_with_what_they_need_are_clean(settings, engine, app_ins
         ]
     assert "helpdesk_oauth.E019" not in ids()
     assert "helpdesk_oauth.E018" not in ids()
+
+
+def without_sandbox_app(settings):
+    settings.INSTALLED_APPS = [
+        app for app in settings.INSTALLED_APPS if app != "django_helpdesk_oauth.sandbox"
+    ]
+
+
+def test_sandbox_urls_included_without_the_sandbox_app(settings):
+    without_sandbox_app(settings)  # tests.urls still includes the sandbox under /sandbox/
+    [message] = [m for m in checks.run_checks() if m.id == "helpdesk_oauth.E021"]
+    assert message.level == checks.ERROR
+    assert "'/sandbox/'" in message.msg and "INSTALLED_APPS" in message.msg
+    assert "django_helpdesk_oauth.sandbox.urls" in message.hint
+
+
+def test_sandbox_urls_with_the_app_or_neither_are_clean(settings, urlconf):
+    from django.urls import include, path
+
+    assert "helpdesk_oauth.E021" not in ids()  # app and URLs: the test settings
+    without_sandbox_app(settings)
+    urlconf(path("helpdesk/", include("django_helpdesk_oauth.urls")))
+    assert "helpdesk_oauth.E021" not in ids()
