@@ -537,6 +537,21 @@ def sandbox_counts(state: Any) -> dict[str, Any]:
     }
 
 
+def token_server_ms(bench: Bench) -> float:
+    """Median milliseconds the sandbox took per token request, measured server-side."""
+    with bench.timed.lock:
+        times = [(e - s) * 1000 for p, s, e in bench.timed.records if "/oauth/token" in p]
+    return statistics.median(times) if times else 0.0
+
+
+def add_cycle(result: dict[str, Any], slots: int, bench: Bench) -> None:
+    """Where a slot's time goes: ``cycle_ms`` per refresh per slot (slots ÷ rate), of it
+    ``server_ms`` at the provider and ``overhead_ms`` the rest (client, database, queue)."""
+    result["server_ms"] = token_server_ms(bench)
+    result["cycle_ms"] = slots / result["rate"] * 1000
+    result["overhead_ms"] = result["cycle_ms"] - result["server_ms"]
+
+
 def child_refreshes(
     bench: Bench, mode: str, threads: int, count: int, provider: str, delay: float = 0.0
 ) -> dict[str, Any]:
@@ -574,6 +589,7 @@ def child_refreshes(
     result.update(sandbox_counts(bench.state))
     result["rate"] = result["ok"] / result["seconds"]
     result["cpu_ms_per_refresh"] = result["cpu_seconds"] / count * 1000
+    add_cycle(result, threads, bench)
     if result["ok"] != count:
         raise RuntimeError(f"{mode}: {result['ok']} of {count} refreshes succeeded: {result}")
     return result
@@ -621,6 +637,9 @@ def bench_inprocess(bench: Bench) -> dict[str, Any]:
                 ),
                 "invalid_grant": sum(f["invalid_grant"] + o["invalid_grant"] for f, o in pairs),
                 "double_refreshes": sum(o["double_refreshes"] for _, o in pairs),
+                "server_ms": statistics.median(o["server_ms"] for _, o in pairs),
+                "floor_overhead_ms": statistics.median(f["overhead_ms"] for f, _ in pairs),
+                "ours_overhead_ms": statistics.median(o["overhead_ms"] for _, o in pairs),
                 "runs": [{"floor": f, "ours": o} for f, o in pairs],
             }
         )
@@ -713,6 +732,9 @@ def drain_run(
     with client.producer_or_acquire() as producer:
         for installation_id in ids:
             client.send_task(harness.REFRESH_TASK, args=[installation_id], producer=producer)
+    times_dir = tempfile.mkdtemp(prefix="helpdesk-oauth-task-times-")
+    env["BENCH_TASK_TIMES"] = times_dir
+    idle = ConnectionSampler.once()  # the driver's own and the sampler's
     with ConnectionSampler() as peak:
         worker = harness.start_worker(env, concurrency=concurrency, pool=pool, loglevel="warning")
         try:
@@ -744,12 +766,68 @@ def drain_run(
         **sandbox_counts(bench.state),
         "leases_left": Token.objects.exclude(lease_owner="").count(),
         "refreshed_twice_in_db": Token.objects.filter(refresh_count__gt=1).count(),
-        # The sampler's own connection is not counted.
-        "peak_connections": max(peak.samples, default=1) - 1,
+        # The worker's connections: the driver's and the sampler's are not counted.
+        "peak_connections": max(peak.samples, default=idle) - idle,
     }
+    add_cycle(result, concurrency, bench)
+    durations = []
+    for path in Path(times_dir).glob("*.json"):
+        durations += json.loads(path.read_text())
+    shutil.rmtree(times_dir, ignore_errors=True)
+    # A slot's cycle = the task (provider + our work in it) + the wait for the next task.
+    result["task_ms"] = statistics.median(durations) * 1000 if durations else None
+    if durations:
+        result["in_task_overhead_ms"] = result["task_ms"] - result["server_ms"]
+        result["between_tasks_ms"] = result["cycle_ms"] - result["task_ms"]
     time.sleep(0.3)
-    result["connections_after_stop"] = ConnectionSampler.once() - 1
+    result["connections_after_stop"] = ConnectionSampler.once() - idle
     return result
+
+
+def single_flight_run(
+    bench: Bench, pool: str, concurrency: int, count: int, copies: int = 3
+) -> dict[str, Any]:
+    """Each of ``count`` due Zendesk installations' refresh task published ``copies``
+    times (as overlapping sweeps would), drained by one worker at 200 ms: the lease must
+    let exactly one refresh per installation reach the provider."""
+    import redis
+
+    from bench import harness
+    from django_helpdesk_oauth.models import Token
+
+    bench.reset()
+    bench.state.token_delay = ZENDESK_DELAY
+    ids = harness.seed_zendesk(count)
+    env = bench.env("redis")
+    client = harness.celery_client(env)
+    with client.producer_or_acquire() as producer:
+        for _ in range(copies):
+            for installation_id in ids:
+                client.send_task(harness.REFRESH_TASK, args=[installation_id], producer=producer)
+    queue = redis.Redis.from_url(env["BENCH_BROKER_URL"])
+    worker = harness.start_worker(env, concurrency=concurrency, pool=pool, loglevel="warning")
+    try:
+        deadline = time.monotonic() + 300
+        while (
+            Token.objects.filter(refresh_count__gte=1).count() < count
+            or queue.llen(env["BENCH_QUEUE"]) > 0
+            or Token.objects.exclude(lease_owner="").exists()
+        ):
+            if time.monotonic() > deadline or worker.process.poll() is not None:
+                raise RuntimeError(f"the worker did not finish:\n{worker.log()[-3000:]}")
+            time.sleep(0.05)
+        time.sleep(1.0)  # the last copies, taken but not yet finished, finish
+    finally:
+        worker.stop()
+        harness.purge_queue(env)
+        bench.state.token_delay = 0.0
+    return {
+        "installations": count,
+        "tasks": count * copies,
+        **sandbox_counts(bench.state),
+        "refreshed_twice_in_db": Token.objects.filter(refresh_count__gt=1).count(),
+        "leases_left": Token.objects.exclude(lease_owner="").count(),
+    }
 
 
 def bench_capacity(bench: Bench) -> dict[str, Any]:
@@ -764,7 +842,6 @@ def bench_capacity(bench: Bench) -> dict[str, Any]:
     rows = []
     configs = [item.split(":") for item in args.capacity_configs.split(",") if item]
     for pool, concurrency in ((p, int(c)) for p, c in configs):
-        idle = ConnectionSampler.once() - 1
         pairs = []
         for _ in range(args.repeat):
             floor = child_refreshes(bench, "floor", concurrency, count, "zendesk", ZENDESK_DELAY)
@@ -777,6 +854,13 @@ def bench_capacity(bench: Bench) -> dict[str, Any]:
                 f"{ours['peak_connections']} connections at peak",
                 flush=True,
             )
+        flight = single_flight_run(bench, pool, concurrency, 100 if args.quick else 300)
+        print(
+            f"  single flight {pool:7} -c {concurrency:<2}: {flight['tasks']} tasks for "
+            f"{flight['installations']} installations -> {flight['provider_200']} refreshes, "
+            f"{flight['double_refreshes']} double, {flight['invalid_grant']} invalid_grant",
+            flush=True,
+        )
         rate = statistics.median(o["rate"] for _, o in pairs)
         rows.append(
             {
@@ -804,8 +888,18 @@ def bench_capacity(bench: Bench) -> dict[str, Any]:
                 "refreshed_twice_in_db": sum(o["refreshed_twice_in_db"] for _, o in pairs),
                 "leases_left": sum(o["leases_left"] for _, o in pairs),
                 "peak_connections": max(o["peak_connections"] for _, o in pairs),
-                "connections_idle_before": idle,
                 "connections_after_stop": max(o["connections_after_stop"] for _, o in pairs),
+                "server_ms": statistics.median(o["server_ms"] for _, o in pairs),
+                "floor_overhead_ms": statistics.median(f["overhead_ms"] for f, _ in pairs),
+                "ours_overhead_ms": statistics.median(o["overhead_ms"] for _, o in pairs),
+                "task_ms": statistics.median(o["task_ms"] or 0 for _, o in pairs),
+                "in_task_overhead_ms": statistics.median(
+                    o.get("in_task_overhead_ms", 0) for _, o in pairs
+                ),
+                "between_tasks_ms": statistics.median(
+                    o.get("between_tasks_ms", 0) for _, o in pairs
+                ),
+                "single_flight": flight,
                 "tenants_per_worker": {k: rate * v for k, v in REFRESH_INTERVALS.items()},
                 "refresh_interval_s": REFRESH_INTERVALS,
                 "runs": [{"floor": f, "ours": o} for f, o in pairs],
@@ -1025,6 +1119,15 @@ def table(results: dict[str, Any]) -> str:
                 f"{r['ours_per_s']:6.1f}  {r['ratio']:5.2f}  ≥{r['target']:.2f} {ok:6}  "
                 f"{r['invalid_grant']:>3} {r['double_refreshes']:>6}  {r['peak_connections']:>5}  "
                 f"{t['30 min']:,.0f} | {t['24 h']:,.0f}"
+            )
+            f = r["single_flight"]
+            lines.append(
+                f"      per refresh: provider {r['server_ms']:.0f} ms, overhead floor "
+                f"{r['floor_overhead_ms']:.0f} ms | ours {r['ours_overhead_ms']:.0f} ms "
+                f"({r['in_task_overhead_ms']:.0f} in the task, "
+                f"{r['between_tasks_ms']:.0f} between tasks); "
+                f"single flight: {f['tasks']} tasks -> {f['provider_200']} refreshes, "
+                f"{f['double_refreshes']} double, {f['invalid_grant']} invalid_grant"
             )
     return "\n".join(lines)
 
