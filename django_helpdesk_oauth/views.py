@@ -258,7 +258,9 @@ def uninstall(request: HttpRequest, pk: int) -> HttpResponse:
     Anyone else gets a 403 page and nothing changes.
     """
     if not request.user.is_authenticated:
-        return redirect_to_login(request.get_full_path())
+        # Back to the page the form was on after logging in: this URL is POST-only, so
+        # coming back to it would be a 405.
+        return redirect_to_login(_next_page(request))
     installation = get_object_or_404(Installation.objects.select_related("app"), pk=pk)
     allowed = import_string(app_settings.UNINSTALL_PERMISSION)
     if not allowed(request.user, installation):
@@ -277,9 +279,14 @@ def uninstall(request: HttpRequest, pk: int) -> HttpResponse:
         # The refresh token to revoke cannot be decrypted: nothing was changed.
         logger.error("Uninstall of installation %s impossible: %s", installation.pk, exc)
         return _error_page(request, AppMisconfigured(), installation.app)
+    return HttpResponseRedirect(_next_page(request))
+
+
+def _next_page(request: HttpRequest) -> str:
+    """The form's ``next`` when it stays on this site, else ``SUCCESS_URL``."""
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         target = success_url()
-    return HttpResponseRedirect(target)
+    return target

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.urls import reverse
 
 from django_helpdesk_oauth import tasks
 from django_helpdesk_oauth.models import Installation, PendingRevocation, Token
@@ -121,6 +124,27 @@ def test_anonymous_post_changes_nothing(sandbox, installed, gorgias_app):
         assert "/login" in response.headers["Location"]
     assert Installation.objects.get().status == "active" and Token.objects.exists()
     assert revokes(sandbox) == []
+
+
+@pytest.mark.parametrize(
+    ("next_page", "back_to"),
+    [("/integrations/", "/integrations/"), ("https://evil.example/", "/"), ("", "/")],
+)
+def test_anonymous_post_goes_to_login_then_back_to_the_page_not_the_post_url(
+    client, settings, installed, gorgias_app, next_page, back_to
+):
+    """The uninstall URL is POST-only: sent back to it after logging in, the browser would
+    GET it (405). The login redirect names the page the form was on (or SUCCESS_URL)."""
+    settings.LOGIN_URL = "/accounts/login/"
+    installation = installed(gorgias_app)
+    response = client.post(
+        reverse("helpdesk_oauth:uninstall", args=[installation.pk]), {"next": next_page}
+    )
+    assert response.status_code == 302
+    location = urlsplit(response.headers["Location"])
+    assert location.path == "/accounts/login/"
+    assert parse_qs(location.query)["next"] == [back_to]
+    assert Installation.objects.get().status == "active" and Token.objects.exists()
 
 
 def test_a_non_staff_user_is_refused(sandbox, browser, installed, gorgias_app, client):
