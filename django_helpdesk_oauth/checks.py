@@ -19,7 +19,7 @@ from django.utils.module_loading import import_string
 
 from . import crypto
 from .conf import DEFAULTS, app_settings
-from .exceptions import ConfigurationError
+from .exceptions import ConfigurationError, DecryptionError
 from .providers import base, registry
 from .services.links import URLS_INCLUDE
 from .transport import LEASE_SAFETY, LOOPBACK_HOSTS
@@ -73,6 +73,73 @@ def check_decrypt_with_secret_key(
                 "DECRYPT_WITH_SECRET_KEY (docs/security.md, 'From SECRET_KEY to "
                 "ENCRYPTION_KEYS').",
                 id="helpdesk_oauth.W020",
+            )
+        ]
+    return []
+
+
+#: Stored values of each kind the database check tries to decrypt, at most.
+READABLE_SAMPLE = 20
+
+
+@checks.register(checks.Tags.database)
+def check_stored_values_readable(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """Stored client secrets and access tokens open with the configured keys.
+
+    A database check: Django runs it on ``migrate`` and on ``check --database <alias>``
+    only. It decrypts up to :data:`READABLE_SAMPLE` client secrets and as many access
+    tokens per database: E022 when the key derived from ``SECRET_KEY`` opens them (the
+    move to ``ENCRYPTION_KEYS`` skipped its first step), W021 when no key does (a key
+    removed before re-keying). Before the first ``migrate`` (no tables) it says nothing.
+    """
+    from django.db import DatabaseError
+    from django.db.models import TextField
+    from django.db.models.functions import Cast
+
+    from .models import ProviderApp, Token
+
+    unreadable = 0
+    derived = 0
+    for alias in databases or ():
+        for model, field in ((ProviderApp, "client_secret"), (Token, "access_token")):
+            # Cast to a plain TextField: the ciphertext as stored, not decrypted on load.
+            rows = model._default_manager.using(alias).annotate(
+                stored=Cast(field, output_field=TextField())
+            )
+            try:
+                sample = list(rows.values_list("stored", flat=True)[:READABLE_SAMPLE])
+            except DatabaseError:
+                return []  # not migrated yet
+            for ciphertext in sample:
+                if not ciphertext:
+                    continue
+                try:
+                    crypto.decrypt(ciphertext)
+                except DecryptionError:
+                    unreadable += 1
+                    derived += crypto.opens_with_secret_key(ciphertext)
+                except ConfigurationError:
+                    return []  # a bad key: E001 says so
+    if derived:
+        return [
+            checks.Error(
+                f"{derived} stored value(s) were encrypted with the key derived from "
+                'SECRET_KEY, which HELPDESK_OAUTH["ENCRYPTION_KEYS"] replaced: refreshes, '
+                "API calls and installs of those apps fail until they are re-encrypted.",
+                hint=crypto.SECRET_KEY_HINT,
+                id="helpdesk_oauth.E022",
+            )
+        ]
+    if unreadable:
+        return [
+            checks.Warning(
+                f"{unreadable} stored value(s) cannot be decrypted with any configured key "
+                '(HELPDESK_OAUTH["ENCRYPTION_KEYS"], or SECRET_KEY when it is empty).',
+                hint="Put back the key that was removed before helpdesk_oauth_rekey ran "
+                "(docs/security.md); helpdesk_oauth_status lists the installations affected.",
+                id="helpdesk_oauth.W021",
             )
         ]
     return []

@@ -121,3 +121,56 @@ def test_decrypt_with_secret_key_is_quiet_without_encryption_keys(settings):
     ids = [m.id for m in checks.run_checks()]
     assert "helpdesk_oauth.W001" in ids and "helpdesk_oauth.W020" not in ids
     assert "DECRYPT_WITH_SECRET_KEY" not in " ".join(app_settings.unknown_names())
+
+
+# -- Stored values readable with the configured keys (database check E022 / W021) ------
+
+
+def stored_app(**fields) -> ProviderApp:
+    return ProviderApp.objects.create(
+        slug="readable", provider="gorgias", client_id="id", client_secret=SECRET, **fields
+    )
+
+
+def database_check_ids(**kwargs) -> list[str]:
+    return [
+        m.id
+        for m in checks.run_checks(**kwargs)
+        if m.id in ("helpdesk_oauth.E022", "helpdesk_oauth.W021")
+    ]
+
+
+def test_values_left_under_the_secret_key_fail_the_database_check(db, settings):
+    with_keys(settings, [])
+    stored_app()
+    with_keys(settings, [Fernet.generate_key().decode()])
+    assert database_check_ids(databases=["default"]) == ["helpdesk_oauth.E022"]
+    [message] = [m for m in checks.run_checks(databases=["default"]) if m.id.endswith("E022")]
+    assert "DECRYPT_WITH_SECRET_KEY" in message.hint and SECRET not in message.msg
+    # Only as a database check (migrate, check --database): plain `check` reads no rows.
+    assert database_check_ids() == []
+    # The migration's first step makes them readable.
+    settings.HELPDESK_OAUTH = {**settings.HELPDESK_OAUTH, "DECRYPT_WITH_SECRET_KEY": True}
+    assert database_check_ids(databases=["default"]) == []
+
+
+def test_values_under_a_removed_key_warn_in_the_database_check(db, settings):
+    removed = Fernet.generate_key().decode()
+    with_keys(settings, [removed])
+    stored_app()
+    with_keys(settings, [Fernet.generate_key().decode()])
+    assert database_check_ids(databases=["default"]) == ["helpdesk_oauth.W021"]
+    with_keys(settings, [Fernet.generate_key().decode(), removed])
+    assert database_check_ids(databases=["default"]) == []
+
+
+def test_the_check_command_with_database_names_the_fix(db, settings):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    with_keys(settings, [])
+    stored_app()
+    with_keys(settings, [Fernet.generate_key().decode()])
+    with pytest.raises(SystemCheckError) as info:
+        call_command("check", "--database", "default")
+    assert "helpdesk_oauth.E022" in str(info.value) and SECRET not in str(info.value)
