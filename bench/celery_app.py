@@ -2,7 +2,6 @@
 
 import json
 import os
-import sys
 import threading
 import time
 
@@ -16,8 +15,6 @@ from celery.signals import (
 )
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
-if os.environ.get("BENCH_SWITCH_INTERVAL"):  # seconds: the GIL's hand-over interval
-    sys.setswitchinterval(float(os.environ["BENCH_SWITCH_INTERVAL"]))
 
 app = Celery("bench", include=["django_helpdesk_oauth.tasks"])
 app.config_from_object("django.conf:settings", namespace="CELERY")

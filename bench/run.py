@@ -854,6 +854,11 @@ def bench_capacity(bench: Bench) -> dict[str, Any]:
                 f"{ours['peak_connections']} connections at peak",
                 flush=True,
             )
+        # Our refresh code alone at the same concurrency (refresh_installation_token called
+        # on as many threads in one process, no broker, no worker): what Celery adds.
+        direct = child_refreshes(
+            bench, "ours", concurrency, min(count, 25 * concurrency), "zendesk", ZENDESK_DELAY
+        )
         flight = single_flight_run(bench, pool, concurrency, 100 if args.quick else 300)
         print(
             f"  single flight {pool:7} -c {concurrency:<2}: {flight['tasks']} tasks for "
@@ -900,6 +905,14 @@ def bench_capacity(bench: Bench) -> dict[str, Any]:
                     o.get("between_tasks_ms", 0) for _, o in pairs
                 ),
                 "single_flight": flight,
+                "without_celery": {
+                    "per_s": direct["rate"],
+                    "ratio": direct["rate"] / statistics.median(f["rate"] for f, _ in pairs),
+                    "overhead_ms": direct["overhead_ms"],
+                    "cpu_ms_per_refresh": direct["cpu_ms_per_refresh"],
+                    "statements_per_refresh": direct["statements"] / direct["ok"],
+                    "refreshes": direct["ok"],
+                },
                 "tenants_per_worker": {k: rate * v for k, v in REFRESH_INTERVALS.items()},
                 "refresh_interval_s": REFRESH_INTERVALS,
                 "runs": [{"floor": f, "ours": o} for f, o in pairs],
@@ -1002,13 +1015,21 @@ def plot(results: dict[str, Any], images: Path = IMAGES) -> list[str]:
         rows = capacity["rows"]
         fig, ax = plt.subplots(figsize=(8.5, 4.6))
         xs = range(len(rows))
-        ax.bar([x - 0.2 for x in xs], [r["floor_per_s"] for r in rows], 0.4, label="floor")
-        ax.bar([x + 0.2 for x in xs], [r["ours_per_s"] for r in rows], 0.4, label="one worker")
+        w = 0.27
+        ax.bar([x - w for x in xs], [r["floor_per_s"] for r in rows], w, label="floor")
+        ax.bar(list(xs), [r["ours_per_s"] for r in rows], w, label="one Celery worker")
+        ax.bar(
+            [x + w for x in xs],
+            [r["without_celery"]["per_s"] for r in rows],
+            w,
+            label="our refresh, no Celery",
+            color="tab:gray",
+        )
         ax.plot(
             list(xs), [r["latency_bound_per_s"] for r in rows], "k_", ms=30, label="slots / 0.2 s"
         )
         for x, r in zip(xs, rows, strict=True):
-            ax.text(x + 0.2, r["ours_per_s"], f"{r['ratio']:.2f}x", ha="center", va="bottom")
+            ax.text(x, r["ours_per_s"], f"{r['ratio']:.2f}x", ha="center", va="bottom")
         ax.set_xticks(list(xs), [f"{r['pool']}\n-c {r['concurrency']}" for r in rows])
         ax.set_ylabel("refreshes per second")
         ax.set_title(
@@ -1128,6 +1149,11 @@ def table(results: dict[str, Any]) -> str:
                 f"{r['between_tasks_ms']:.0f} between tasks); "
                 f"single flight: {f['tasks']} tasks -> {f['provider_200']} refreshes, "
                 f"{f['double_refreshes']} double, {f['invalid_grant']} invalid_grant"
+            )
+            d = r["without_celery"]
+            lines.append(
+                f"      without Celery (same code, {r['concurrency']} threads in one process): "
+                f"{d['per_s']:.1f}/s, {d['ratio']:.2f}x the floor"
             )
     return "\n".join(lines)
 
