@@ -456,8 +456,8 @@ def _record_failure(
     now = timezone.now()
     reason = _short(exc)
     if isinstance(exc, InvalidClient):
-        # The app's credentials, not the tenant's grant: never mark installations.
-        _bookkeep(ProviderApp.objects.filter(pk=app.pk), last_error=reason, last_error_at=now)
+        # The app's credentials, not the tenant's grant: never mark installations. The
+        # app's last_error was written by creds.with_secret_fallback, naming the fix.
         logger.error(
             "Provider app %s: credentials rejected during refresh (%s).", app.slug, exc.error
         )

@@ -127,9 +127,11 @@ def test_no_secret_works_after_the_grace_window(run, sandbox, rotated_wrong, rej
     assert "invalid_client" in row["app_error"]["last_error"]
     assert row["app_error"]["previous_secret_in_use"] is False
     assert row["app_error"]["previous_secret_until"] is None
-    assert "app gorgias: Gorgias token refresh failed: HTTP 400 invalid_client" in (
-        run("helpdesk_oauth_status").out
-    )
+    # The message names the fix (written by the credentials service, not overwritten by
+    # the refresh's own "token refresh failed: HTTP 400 invalid_client").
+    out = run("helpdesk_oauth_status").out
+    assert "app gorgias: The client secret was rejected (invalid_client)" in out
+    assert "Fix the secret (rotate it) or the client ID." in out
 
 
 def test_a_healthy_app_exits_zero_and_sends_nothing(run, sandbox, installed, gorgias_app, rejected):
