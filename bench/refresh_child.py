@@ -12,6 +12,9 @@
              and the code paths warmed on each thread)
 ``client_id`` / ``client_secret`` / ``extra``  the floor's credentials and extra body fields
 
+With ``BENCH_PROFILE=PATH`` in the environment, each thread's timed loop runs under
+cProfile and the stats of all threads are written to ``PATH`` (a ``pstats`` file).
+
 Prints one JSON line: ``seconds`` (wall, from the barrier to the last thread done),
 ``ok``, ``cpu_seconds`` (this process), and for ``ours`` the SQL statements sent:
 ``statements``, ``reads`` (SELECT) and ``writes`` (UPDATE/INSERT/DELETE), counted by a
@@ -20,8 +23,10 @@ Prints one JSON line: ``seconds`` (wall, from the barrier to the last thread don
 
 from __future__ import annotations
 
+import cProfile
 import json
 import os
+import pstats
 import resource
 import sys
 import threading
@@ -84,6 +89,7 @@ def main() -> None:
     done = threading.Barrier(threads + 1)
     results: list[bool] = []
     kinds: Counter[str] = Counter()
+    profiles: list[cProfile.Profile] = []
 
     def work(warm: Any) -> None:
         mine: list[bool] = []
@@ -94,6 +100,7 @@ def main() -> None:
             return execute(sql, params, many, context)
 
         wrapper: Any = None
+        profiler = cProfile.Profile() if os.environ.get("BENCH_PROFILE") else None
         try:
             if not refresh(warm):
                 barrier.abort()  # the main thread then fails instead of waiting
@@ -105,12 +112,18 @@ def main() -> None:
                 wrapper = connection.execute_wrapper(count)
                 wrapper.__enter__()
             barrier.wait()
+            if profiler is not None:
+                profiler.enable()
             while True:
                 with lock:
                     index = next(position, None)
                 if index is None:
                     break
                 mine.append(refresh(items[index]))
+            if profiler is not None:
+                profiler.disable()
+                with lock:
+                    profiles.append(profiler)
         finally:
             if wrapper is not None:
                 wrapper.__exit__(None, None, None)
@@ -141,6 +154,11 @@ def main() -> None:
         writes = sum(kinds[k] for k in ("UPDATE", "INSERT", "DELETE"))
         out.update(statements=sum(kinds.values()), reads=kinds["SELECT"], writes=writes)
         out["statement_kinds"] = dict(kinds)
+    if profiles:
+        stats = pstats.Stats(profiles[0])
+        for more in profiles[1:]:
+            stats.add(more)
+        stats.dump_stats(os.environ["BENCH_PROFILE"])
     print(json.dumps(out))
 
 
