@@ -2,18 +2,19 @@
 
 Read first, lease second: one SELECT (token, installation and app joined)
 decides in Python whether the token is due; a token that is not due costs that
-one statement. A due one is leased (invariant 1) with one conditional UPDATE
-on the token row guarded by the version the SELECT saw (``refresh_count``),
-the lease being free and the token still due, so the snapshot read is the row
-leased: every writer of the token values moves ``refresh_count`` on (a refresh,
-the salvage of a rotated refresh token, a re-install), and a rekey writes the
-same plaintext. It works the same on SQLite and PostgreSQL, across threads,
-processes and machines. The HTTP call runs outside any transaction; the result
-is written with a second conditional UPDATE guarded by the same version, which
-also releases the lease: three statements for a refresh. A caller that finds
-the lease taken waits and re-reads the token instead of refreshing again: with
-rotating refresh tokens (Kustomer) a second refresh would spend the token and
-lose the customer.
+one statement. A due one is leased (invariant 1) with one conditional UPDATE on
+the token row guarded by the version the SELECT saw (``refresh_count``), the
+lease being free, the token still due and its installation still active (an
+``invalid_grant`` marks the installation without moving the version), so the
+snapshot read is the row leased: every writer of the token values moves
+``refresh_count`` on (a refresh, the salvage of a rotated refresh token, a
+re-install), and a rekey writes the same plaintext. It works the same on SQLite
+and PostgreSQL, across threads, processes and machines. The HTTP call runs
+outside any transaction; the result is written with a second conditional UPDATE
+guarded by the same version, which also releases the lease: three statements for
+a refresh. A caller that finds the lease taken waits and re-reads the token
+instead of refreshing again: with rotating refresh tokens (Kustomer) a second
+refresh would spend the token and lose the customer.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import OperationalError
-from django.db.models import F, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -115,11 +116,23 @@ def _short(exc: BaseException) -> str:
 
 def _take_lease(token: Token, owner: str, now: datetime, due: Q) -> bool:
     """Lease ``token``'s row for ``owner`` if it is still the version read, its lease is
-    free (or lapsed) at ``now`` and it is still ``due``: one conditional UPDATE."""
+    free (or lapsed) at ``now``, it is still ``due`` and its installation is still
+    active: one conditional UPDATE.
+
+    The installation's status is part of the condition because marking it
+    ``needs_reauth`` (an ``invalid_grant``) does not move the token's version: a caller
+    whose read came before another worker's whole failed refresh would otherwise send
+    the refresh token the provider has just refused once more. An ``EXISTS`` on the
+    installation (not a join, which Django turns into ``pk IN (SELECT …)``) keeps the
+    version and lease terms on the row the UPDATE locks.
+    """
     lease_free = Q(lease_owner="") | Q(lease_expires_at__lt=now)
+    active = Exists(
+        Installation.objects.active().filter(pk=OuterRef("installation_id")).values("pk")
+    )
     return bool(
         Token.objects.filter(
-            due, lease_free, pk=token.pk, refresh_count=token.refresh_count
+            due, lease_free, active, pk=token.pk, refresh_count=token.refresh_count
         ).update(
             lease_owner=owner,
             lease_expires_at=now + timedelta(seconds=app_settings.REFRESH_LEASE),
@@ -225,6 +238,9 @@ def _refresh_when_due(
     while True:
         snap = _snapshot(installation_id)
         if snap is None:
+            return Outcome.SKIPPED
+        if snap.installation.status != Installation.Status.ACTIVE:
+            # Never refreshed (needs re-authorization, uninstalled): nothing to lease.
             return Outcome.SKIPPED
         now = timezone.now()
         if not _still_due(snap.token, now, if_version):
