@@ -8,13 +8,15 @@ against the sandbox.
 from __future__ import annotations
 
 import threading
+import time
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.utils import timezone
 
 from django_helpdesk_oauth import tasks
-from django_helpdesk_oauth.models import Installation, Token
+from django_helpdesk_oauth.models import Installation, PendingRevocation, Token
 from django_helpdesk_oauth.services import Outcome, refresh_installation
 from django_helpdesk_oauth.services.refresh import RefreshFailed
 
@@ -98,3 +100,40 @@ def test_an_installation_needing_reauth_is_skipped_without_a_lease(
     assert refresh_installation(installation.pk, if_version=0) is Outcome.SKIPPED
     assert refreshes(sandbox) == []
     assert Token.objects.values("lease_owner", "refresh_count").get() == before
+
+
+def test_a_reinstall_while_a_refresh_answer_is_on_the_wire_revokes_the_discarded_pair(
+    sandbox, browser
+):
+    """The provider has rotated the old grant's pair, then the customer installs again
+    before the answer reaches us: the answer is discarded (the re-install's token stands)
+    and the pair it carried, which nothing of ours holds, is revoked, not left live."""
+    from tests.test_grants_left_live import install, installed
+
+    app, inst = installed(browser, sandbox, "zendesk")
+    Token.objects.update(expires_at=timezone.now())
+    # The normal answer, its body streamed slowly: the pair is issued before we read it.
+    sandbox.state.inject("token", status=None, drip=0.01, provider="zendesk")
+    out: list[object] = []
+
+    def work():
+        try:
+            out.append(refresh_installation(inst.pk))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    while not [r for r in refreshes(sandbox) if r.get("status")]:
+        time.sleep(0.01)  # waits for the provider to have rotated; asserts nothing on time
+    # Not due by the re-install's own read, so it does not wait on the refresh lease.
+    Token.objects.update(expires_at=timezone.now() + timedelta(hours=1))
+    assert install(browser, sandbox, app).status_code == 302
+    installed_token = Token.objects.get().access_token
+    thread.join(30)
+    assert out == [Outcome.FRESH]
+    assert Token.objects.get().access_token == installed_token  # the re-install's stands
+    for pending in PendingRevocation.objects.all():
+        tasks.revoke_pending_token.apply((pending.pk,))
+    live = sandbox.state.live_refresh_tokens("zendesk", "acme")
+    assert [t.token for t in live] == [Token.objects.get().refresh_token]  # ours only

@@ -342,13 +342,18 @@ def _refresh_holding_lease(snap: _Snapshot, owner: str, call_deadline: float) ->
         if not Token.objects.filter(pk=token.pk).exists():
             # Uninstalled (or deleted) while the answer was on its way: the provider
             # has issued this pair, so it is revoked rather than left live there.
-            _revoke_unstored(app, installation, fields)
+            _revoke_unstored(app, installation, fields, "was deleted")
             return Outcome.SKIPPED
+        _release(installation_id, owner)
+        if _reinstalled_since(installation):
+            # The pair belongs to the grant the re-install replaced (and revoked): nothing
+            # of ours holds it, so it is revoked rather than left live at the provider.
+            _revoke_unstored(app, installation, fields, "was replaced by a re-install")
+            return Outcome.FRESH
         # Someone else saved a newer token while our lease had lapsed; theirs stands.
         logger.warning(
             "Refresh result for installation %s discarded: a newer token exists.", installation_id
         )
-        _release(installation_id, owner)
         return Outcome.FRESH
     if installation.refresh_failures or installation.last_error:
         _bookkeep(
@@ -366,13 +371,36 @@ def _refresh_holding_lease(snap: _Snapshot, owner: str, call_deadline: float) ->
     return Outcome.REFRESHED
 
 
+def _reinstalled_since(installation: Installation) -> bool:
+    """Whether ``installation`` (as read before the refresh) was installed again since:
+    a re-install replaces the grant and moves ``installed_at``. One query."""
+    current = (
+        Installation.objects.filter(pk=installation.pk)
+        .values_list("installed_at", flat=True)
+        .first()
+    )
+    return current is not None and current != installation.installed_at
+
+
 @sensitive_variables()
 def _revoke_unstored(
-    app: ProviderApp, installation: Installation, fields: Mapping[str, Any]
+    app: ProviderApp, installation: Installation, fields: Mapping[str, Any], what: str
 ) -> None:
-    """Queue the revocation of a refreshed pair whose Token row is gone, the provider's
-    way (its strategy's token kind), with the installation's connection config."""
-    kind = app.provider_spec.revocation.token
+    """Queue the revocation of a refreshed pair that no Token row holds (the
+    installation's token ``what``: deleted, replaced by a re-install), the provider's
+    way (its strategy's token kind), with the connection config the pair was issued
+    under. Never with a revocation that ends the installation (Intercom): a re-install's
+    new grant would go with it."""
+    strategy = app.provider_spec.revocation
+    if strategy.ends_installation:
+        logger.warning(
+            "Refresh result for installation %s discarded: the installation's token %s "
+            "meanwhile; not revoked (the provider's revocation ends the installation).",
+            installation.pk,
+            what,
+        )
+        return
+    kind = strategy.token
     pending = queue_revocation(
         app,
         installation.tenant,
@@ -381,9 +409,10 @@ def _revoke_unstored(
         config=installation.connection_config,
     )
     logger.warning(
-        "Refresh result for installation %s discarded: the installation's token was "
-        "deleted meanwhile; revocation queued=%s.",
+        "Refresh result for installation %s discarded: the installation's token %s "
+        "meanwhile; revocation queued=%s.",
         installation.pk,
+        what,
         pending is not None,
     )
     if pending is not None:
