@@ -13,30 +13,20 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from requests_oauthlib import OAuth2Session
-
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
+
+from bench.refresh_child import floor_refresh
 
 
 def main() -> None:
     with open(sys.argv[1]) as handle:
         config = json.load(handle)
 
+    refresh_one = floor_refresh(config)  # the same client as bench/refresh_child.py's floor
+
     def refresh(refresh_token: str) -> bool:
-        session = OAuth2Session(client_id=config["client_id"])
-        try:
-            token = session.refresh_token(
-                config["token_url"],
-                refresh_token=refresh_token,
-                client_id=config["client_id"],
-                client_secret=config["client_secret"],
-                timeout=10,
-            )
-        except Exception:
-            return False
-        finally:
-            session.close()
-        return bool(token.get("access_token"))
+        return refresh_one([config["token_url"], refresh_token])
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
