@@ -6,6 +6,7 @@ import contextlib
 import threading
 import time
 from collections import deque
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -32,14 +33,16 @@ from .token_response import header_safe
 
 
 class _Entry:
-    """One cached token read: the row, its version (``refresh_count``) and when it was read
-    (``time.monotonic()`` seconds). Its repr names no token."""
+    """One cached token read: the row, its version (``refresh_count``), the installation's
+    ``connection_config`` it was read with (which API hosts the token is for) and when it
+    was read (``time.monotonic()`` seconds). Its repr names no token."""
 
-    __slots__ = ("read_at", "token", "version")
+    __slots__ = ("config", "read_at", "token", "version")
 
     def __init__(self, token: Token, read_at: float) -> None:
         self.token = token
         self.version = token.refresh_count
+        self.config = _config_of(token)
         self.read_at = read_at
 
     def __repr__(self) -> str:
@@ -76,13 +79,19 @@ class TokenCache:
     def __repr__(self) -> str:
         return f"<TokenCache entries={len(self._entries)}>"
 
-    def get(self, installation_id: int, ttl: float) -> Token | None:
-        """The cached token when read less than ``ttl`` seconds ago and not due, else ``None``."""
+    def get(
+        self, installation_id: int, ttl: float, config: Mapping[str, Any] | None = None
+    ) -> Token | None:
+        """The cached token when read less than ``ttl`` seconds ago and not due, else
+        ``None``; also ``None`` when ``config`` is given and the token was read with
+        another ``connection_config`` (re-installed for other API hosts)."""
         if ttl <= 0:
             return None
         with self._lock:
             entry = self._entries.get(installation_id)
         if entry is None:
+            return None
+        if config is not None and entry.config != config:
             return None
         if time.monotonic() - entry.read_at >= ttl or entry.token.is_due():
             self.forget(installation_id, only=entry)
@@ -136,6 +145,12 @@ class TokenCache:
             del self._entries[pk]
         while len(self._entries) >= self.MAX_ENTRIES:
             del self._entries[next(iter(self._entries))]
+
+
+def _config_of(token: Token) -> Any:
+    """The ``connection_config`` of the installation ``token`` was read with (read along
+    with it by :meth:`InstallationSession._read_token`)."""
+    return token.installation.connection_config
 
 
 #: The process's token cache (see :class:`TokenCache`).
@@ -207,6 +222,13 @@ class InstallationSession(requests.Session):
     it, re-reads the token (another worker may have refreshed it), refreshes once if it
     has not changed (a token that never expires is not: the 401 is returned as is), and
     retries once. Every request gets ``HTTP_TIMEOUT`` unless the caller passes one.
+
+    The API base is the one of the installation as passed in; the token is read with the
+    installation's current ``connection_config``. When the two no longer match (the
+    installation was installed again for other API hosts since, e.g. another region),
+    the request raises :class:`~.exceptions.NotInstalled` before anything is sent: a
+    token is never sent to another region's hosts. Build a new session from the
+    installation read again.
     """
 
     def __init__(self, installation: Installation) -> None:
@@ -218,6 +240,8 @@ class InstallationSession(requests.Session):
         self._provider = installation.provider_spec
         # A ``{tenant}`` in a declared header (Zoho Desk's orgId) is this installation's.
         self._tenant = installation.tenant
+        # The API hosts base_url was built for: a token read with another config is not sent.
+        self._config = installation.connection_config
         base = urlsplit(self.base_url)
         self._origin = (base.scheme, base.netloc)
 
@@ -228,9 +252,29 @@ class InstallationSession(requests.Session):
         return (
             Token.objects.of_active_installations()
             .filter(installation_id=self.installation_id)
-            .only("access_token", "token_type", "expires_at", "lifetime", "refresh_count")
+            .select_related("installation")
+            .only(
+                "access_token",
+                "token_type",
+                "expires_at",
+                "lifetime",
+                "refresh_count",
+                "installation__connection_config",
+            )
             .first()
         )
+
+    def _for_this_base(self, token: Token) -> Token:
+        """``token`` when it was read with the config this session's base was built for;
+        :class:`NotInstalled` (nothing sent) when the installation was installed again
+        for other API hosts since."""
+        if _config_of(token) != self._config:
+            raise NotInstalled(
+                f"Installation {self.installation_id} was installed again for other API "
+                "hosts since this session was built; read the installation again and build "
+                "a new session (installation.api_session())."
+            )
+        return token
 
     def _token(self) -> Token:
         """Read the token (one query) and cache it; :class:`NotInstalled` without one."""
@@ -246,10 +290,10 @@ class InstallationSession(requests.Session):
             token_cache.forget(self.installation_id)
             raise NotInstalled(f"Installation {self.installation_id} has no usable token.")
         token_cache.put(self.installation_id, token, epoch, app_settings.SESSION_TOKEN_TTL)
-        return token
+        return self._for_this_base(token)
 
     def _fresh_token(self) -> Token:
-        cached = token_cache.get(self.installation_id, app_settings.SESSION_TOKEN_TTL)
+        cached = token_cache.get(self.installation_id, app_settings.SESSION_TOKEN_TTL, self._config)
         if cached is not None:
             return cached
         now = timezone.now()
