@@ -60,8 +60,9 @@ class TokenCache:
     installation or its token (signal receivers below), and on a 401 to its token; a
     change made by another process reaches this one within the TTL (or at once on a
     401). A read that began before an invalidation of its installation is not stored
-    (it may hold the replaced token). At most :attr:`MAX_ENTRIES` entries; expired ones
-    are pruned first when it is full.
+    (it may hold the replaced token). At most :attr:`MAX_ENTRIES` entries, kept in the
+    order they were read: a full cache drops the expired ones, then the least recently
+    read, from the front (no scan of the whole cache while it holds the lock).
     """
 
     #: Entries kept at most (a full cache drops expired entries, then the oldest).
@@ -117,7 +118,9 @@ class TokenCache:
                     stamp > epoch and pk == installation_id for stamp, pk in self._recent
                 ):
                     return
-            if len(self._entries) >= self.MAX_ENTRIES and installation_id not in self._entries:
+            # Re-inserted at the end: the dict stays in the order of the reads.
+            self._entries.pop(installation_id, None)
+            if len(self._entries) >= self.MAX_ENTRIES:
                 self._prune(ttl)
             self._entries[installation_id] = _Entry(token, time.monotonic())
 
@@ -140,11 +143,14 @@ class TokenCache:
             self._cleared = self._epoch
 
     def _prune(self, ttl: float) -> None:
+        """Drop entries from the front (the oldest reads): the expired ones, then as many
+        as it takes to make room for one. Costs what it drops, not the cache's size."""
         now = time.monotonic()
-        for pk in [pk for pk, e in self._entries.items() if now - e.read_at >= ttl]:
+        while self._entries:
+            pk, entry = next(iter(self._entries.items()))
+            if now - entry.read_at < ttl and len(self._entries) < self.MAX_ENTRIES:
+                return
             del self._entries[pk]
-        while len(self._entries) >= self.MAX_ENTRIES:
-            del self._entries[next(iter(self._entries))]
 
 
 def _config_of(token: Token) -> Any:

@@ -15,7 +15,7 @@ from django.db import connections
 
 from django_helpdesk_oauth.exceptions import NotInstalled
 from django_helpdesk_oauth.models import Installation, Token
-from django_helpdesk_oauth.session import token_cache
+from django_helpdesk_oauth.session import TokenCache, token_cache
 from tests import flows
 from tests.regiondesk import registered
 
@@ -131,3 +131,23 @@ def test_an_uninstall_elsewhere_is_a_typed_error_after_one_refused_call(
     with pytest.raises(NotInstalled):
         installation.api_session().get("me")
     assert len(api_calls(sandbox)) == seen + 1
+
+
+# -- the bound: a full cache makes room from its oldest reads ------------------------------
+
+
+def test_a_full_cache_drops_the_least_recently_read_token(sandbox, installed, kustomer_app):
+    """With more installations than MAX_ENTRIES in use, the entry dropped to make room is
+    the one read longest ago, not one just read again (the old prune kept the dict in
+    first-insertion order and scanned all of it under the lock on every read when full:
+    ~0.3 ms per read at 10,000 entries)."""
+    installed(kustomer_app)
+    token = Token.objects.select_related("installation").get()
+    cache = TokenCache()
+    cache.MAX_ENTRIES = 3
+    for pk in (1, 2, 3):
+        cache.put(pk, token, cache.epoch(), 60)
+    cache.put(1, token, cache.epoch(), 60)  # read again: now the most recent
+    cache.put(4, token, cache.epoch(), 60)
+    assert sorted(cache._entries) == [1, 3, 4]  # 2, the oldest read, made room
+    assert [cache.get(pk, 60) is not None for pk in (1, 2, 3, 4)] == [True, False, True, True]
