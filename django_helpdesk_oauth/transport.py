@@ -43,6 +43,7 @@ from django.views.decorators.debug import sensitive_variables
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
 from .conf import app_settings
 from .exceptions import ConfigurationError, ProviderError, ResponseTooLarge
@@ -73,6 +74,11 @@ def require_secure(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS):
         return url
+    if not parts.scheme or not parts.hostname:
+        raise ConfigurationError(
+            "Refusing to send OAuth credentials to a URL that is not absolute (no scheme or "
+            'host): check the endpoint in HELPDESK_OAUTH["PROVIDERS"] (check E017).'
+        )
     raise ConfigurationError(
         f"Refusing to send OAuth credentials to a non-HTTPS URL ({parts.scheme}://{parts.hostname})."
     )
@@ -193,7 +199,16 @@ def _new_session() -> requests.Session:
     session.mount("https://", _Adapter())
     # No cookies kept: the session serves every tenant of this caller thread.
     session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    # Proxies and CA bundles from the environment still apply (trust_env), but never
+    # ~/.netrc credentials: requests adds them when neither the request nor the session
+    # has auth, which would send a second client authentication (RFC 6749 §2.3).
+    session.auth = _no_auth
     return session
+
+
+def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """The session's auth: adds nothing (a request's own ``auth`` replaces it)."""
+    return request
 
 
 def _session() -> requests.Session:
@@ -339,13 +354,37 @@ def request(
     if isinstance(error, requests.RequestException | ValueError):
         # ValueError: a header value requests or http.client cannot encode; its text
         # may hold the value (a key, a token), so only the type is kept.
-        kind = "could not connect" if box["phase"] == "send" else "lost the connection"
+        kind = _failure_kind(error, box["phase"])
         if isinstance(error, ValueError) and not isinstance(error, requests.RequestException):
             kind = "could not be sent"
         raise ProviderError(
             f"{provider.name} {what} {kind} ({type(error).__name__}).", provider=provider.key
         ) from None
     raise error
+
+
+def _failure_kind(error: BaseException, phase: str) -> str:
+    """How a network failure is worded: ``"could not connect"`` only when no connection
+    was made (nothing reached the provider). A kept-alive connection that fails after
+    the request was written may have delivered it: a refresh token sent that way may be
+    spent, so the message says the answer was lost, not that nothing was sent."""
+    if phase != "send":
+        return "lost the connection"
+    seen: set[int] = set()
+    pending: list[BaseException] = [error]
+    while pending:
+        cause = pending.pop()
+        if id(cause) in seen:
+            continue
+        seen.add(id(cause))
+        if isinstance(cause, NewConnectionError | ConnectTimeoutError):
+            return "could not connect"
+        reason = getattr(cause, "reason", None)
+        nested = [arg for arg in getattr(cause, "args", ()) if isinstance(arg, BaseException)]
+        for other in (reason, cause.__cause__, cause.__context__, *nested):
+            if isinstance(other, BaseException):
+                pending.append(other)
+    return "failed before an answer arrived (the request may have reached the provider)"
 
 
 def _timed_out(provider: Provider, what: str, budget: float) -> ProviderError:

@@ -56,6 +56,18 @@ def browser():
         yield session
 
 
+@pytest.fixture(autouse=True)
+def _empty_token_cache():
+    """api_session()'s per-process token cache starts each test empty: a row written by
+    a raw UPDATE or bulk_create in one test (no signal) must not be served in the next,
+    where SQLite may reuse the primary key."""
+    from django_helpdesk_oauth.session import token_cache
+
+    token_cache.clear()
+    yield
+    token_cache.clear()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def celery_app():
     from tests.celery_app import app

@@ -27,6 +27,7 @@ class ScriptServer:
         self.script = script
         self.connections = 0
         self.requests: list[tuple[int, bytes]] = []
+        self.heads: list[bytes] = []
         self.hung_up = threading.Event()
         self._sock = socket.socket()
         self._sock.bind(("127.0.0.1", 0))
@@ -57,6 +58,7 @@ class ScriptServer:
                             return
                         buffer += chunk
                     head, _, rest = buffer.partition(b"\r\n\r\n")
+                    self.heads.append(head)
                     length = 0
                     for line in head.split(b"\r\n")[1:]:
                         name, _, value = line.partition(b":")
@@ -126,6 +128,9 @@ def test_a_reused_connection_closed_after_reading_the_request_is_not_posted_agai
     with pytest.raises(ProviderError) as excinfo:
         post(server, "refresh_token=rt-2")
     assert excinfo.value.transient and excinfo.value.status is None
+    # It reached the provider: never worded as if nothing had been sent.
+    assert "could not connect" not in str(excinfo.value)
+    assert "may have reached the provider" in str(excinfo.value)
     assert server.hung_up.wait(30)
     assert server.requests == [(1, b"refresh_token=rt-1"), (1, b"refresh_token=rt-2")]
     assert server.connections == 1  # never connected again to re-send it
@@ -226,3 +231,43 @@ def test_a_thread_that_ends_closes_its_kept_alive_connection(script_server):
     thread.join(30)
     assert server.hung_up.wait(30)  # the server saw the connection closed
     assert server.connections == 1
+
+
+def test_netrc_credentials_are_never_added(script_server, tmp_path, monkeypatch):
+    """requests adds ~/.netrc credentials to a request without auth (trust_env): for a
+    token request that is a second client authentication (RFC 6749 §2.3). Never sent;
+    a request's own auth (client_secret_basic) is sent as given."""
+    import base64
+
+    import requests
+
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login netrc-user password netrc-pass\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    server = script_server(numbered)
+    # The file is one requests would use for this URL.
+    assert requests.utils.get_netrc_auth(server.url()) == ("netrc-user", "netrc-pass")
+    post(server)
+    transport.request(
+        "POST",
+        server.url(),
+        provider=registry["kustomer"],
+        what="token refresh",
+        data="refresh_token=rt-2",
+        auth=("client-id", "client-secret"),
+    )
+    first, second = (head.lower() for head in server.heads)
+    assert b"authorization" not in first
+    basic = base64.b64encode(b"client-id:client-secret").lower()
+    assert b"authorization: basic " + basic in second
+    assert base64.b64encode(b"netrc-user:netrc-pass").lower() not in second
+
+
+@pytest.mark.parametrize("url", ["example.com/oauth/token", "//example.com/oauth/token", ""])
+def test_a_url_that_is_not_absolute_is_named_so(url):
+    from django_helpdesk_oauth.exceptions import ConfigurationError
+
+    with pytest.raises(ConfigurationError) as excinfo:
+        transport.require_secure(url)
+    assert "not absolute" in str(excinfo.value) and "None" not in str(excinfo.value)
