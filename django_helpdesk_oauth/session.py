@@ -30,6 +30,7 @@ from .signals import (
     token_refreshed,
 )
 from .token_response import header_safe
+from .transport import no_netrc_auth
 
 
 class _Entry:
@@ -239,6 +240,8 @@ class InstallationSession(requests.Session):
 
     def __init__(self, installation: Installation) -> None:
         super().__init__()
+        # ~/.netrc credentials for the API host would replace the installation's token.
+        self.auth = no_netrc_auth
         self.installation_id = installation.pk
         self.base_url = installation.api_base_url
         # The provider's declared API auth scheme and static headers (checked when its

@@ -202,12 +202,13 @@ def _new_session() -> requests.Session:
     # Proxies and CA bundles from the environment still apply (trust_env), but never
     # ~/.netrc credentials: requests adds them when neither the request nor the session
     # has auth, which would send a second client authentication (RFC 6749 §2.3).
-    session.auth = _no_auth
+    session.auth = no_netrc_auth
     return session
 
 
-def _no_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
-    """The session's auth: adds nothing (a request's own ``auth`` replaces it)."""
+def no_netrc_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """A ``requests.Session.auth`` that adds nothing: set on a session, it keeps requests
+    from adding ``~/.netrc`` credentials (a request's own ``auth`` still replaces it)."""
     return request
 
 

@@ -27,6 +27,27 @@ def refreshes(sandbox):
     return sandbox.state.matching_requests(endpoint="token", grant_type="refresh_token")
 
 
+def test_netrc_credentials_never_replace_the_token(
+    sandbox, installed, kustomer_app, tmp_path, monkeypatch
+):
+    """requests puts ~/.netrc credentials for the host on a request without auth, over
+    the Authorization header: the API call must still carry the installation's token."""
+    import requests
+
+    from urllib.parse import urlsplit
+
+    session = installed(kustomer_app).api_session()
+    netrc = tmp_path / "netrc"
+    host = urlsplit(session.base_url).hostname
+    netrc.write_text(f"machine {host} login netrc-user password netrc-pass\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    assert requests.utils.get_netrc_auth(session.base_url) == ("netrc-user", "netrc-pass")
+    response = session.get("customers")
+    assert response.status_code == 200
+    assert len(api_requests(sandbox)) == 1  # no 401, no refresh-and-retry
+
+
 def test_relative_urls_resolve_against_the_tenants_api(sandbox, installed, kustomer_app):
     session = installed(kustomer_app).api_session()
     response = session.get("customers")
