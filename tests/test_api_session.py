@@ -32,9 +32,9 @@ def test_netrc_credentials_never_replace_the_token(
 ):
     """requests puts ~/.netrc credentials for the host on a request without auth, over
     the Authorization header: the API call must still carry the installation's token."""
-    import requests
-
     from urllib.parse import urlsplit
+
+    import requests
 
     session = installed(kustomer_app).api_session()
     netrc = tmp_path / "netrc"
