@@ -140,6 +140,18 @@ def run_json(command: list[str], env: dict[str, str] | None = None) -> dict[str,
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def wait_until_refreshed(count: int, worker: Any) -> None:
+    """Poll PostgreSQL until ``count`` tokens have been refreshed by the Celery
+    ``worker`` (at most 600 s; its log is raised with the error if it stops first)."""
+    from django_helpdesk_oauth.models import Token
+
+    deadline = time.monotonic() + 600
+    while Token.objects.filter(refresh_count__gte=1).count() < count:
+        if time.monotonic() > deadline or worker.process.poll() is not None:
+            raise RuntimeError(f"the worker did not finish:\n{worker.log()[-3000:]}")
+        time.sleep(0.02)
+
+
 # -- 1. refresh throughput against the floor --------------------------------------------
 
 
@@ -181,7 +193,6 @@ def ours_run(
     import psutil
 
     from bench import harness
-    from django_helpdesk_oauth.models import Token
 
     bench.reset()
     bench.state.token_delay = delay
@@ -195,11 +206,7 @@ def ours_run(
         for installation_id in ids:
             client.send_task(harness.REFRESH_TASK, args=[installation_id], producer=producer)
     published = time.perf_counter() - started
-    deadline = time.monotonic() + 600
-    while Token.objects.filter(refresh_count__gte=1).count() < count:
-        if time.monotonic() > deadline or worker.process.poll() is not None:
-            raise RuntimeError(f"the worker did not finish:\n{worker.log()[-3000:]}")
-        time.sleep(0.02)
+    wait_until_refreshed(count, worker)
     seconds = time.perf_counter() - started
     after = [p.cpu_times() for p in processes]
     worker_cpu = sum(
@@ -785,11 +792,7 @@ def drain_run(
             processes = [psutil.Process(worker.process.pid)]
             processes += processes[0].children(recursive=True)  # prefork pool children
             cpu = [p.cpu_times() for p in processes]
-            deadline = time.monotonic() + 600
-            while Token.objects.filter(refresh_count__gte=1).count() < count:
-                if time.monotonic() > deadline or worker.process.poll() is not None:
-                    raise RuntimeError(f"the worker did not finish:\n{worker.log()[-3000:]}")
-                time.sleep(0.02)
+            wait_until_refreshed(count, worker)
             seconds = time.perf_counter() - started
             after = [p.cpu_times() for p in processes]
         finally:
