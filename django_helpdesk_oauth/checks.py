@@ -407,7 +407,8 @@ def check_timing(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMes
     interval = _beat_interval()
     margin = app_settings.REFRESH_MARGIN
     # A margin that is not a number is E015's to report (comparing it would raise).
-    if interval is not None and _non_negative(margin) is not None and margin < 2 * interval:
+    usable = _seconds(margin, zero_ok=True) is not None
+    if interval is not None and usable and margin < 2 * interval:
         messages.append(
             checks.Warning(
                 f'HELPDESK_OAUTH["REFRESH_MARGIN"] ({margin} s) is shorter than twice the beat '
@@ -421,11 +422,12 @@ def check_timing(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMes
     return messages
 
 
-def _seconds(value: Any) -> float | None:
-    """``value`` as a positive finite number of seconds, else ``None``."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+def _seconds(value: Any, *, zero_ok: bool = False) -> float | None:
+    """``value`` as a finite number of seconds, positive (or ``>= 0`` with ``zero_ok``),
+    else ``None``."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return None
-    return float(value) if math.isfinite(value) and value > 0 else None
+    return float(value) if value > 0 or (zero_ok and value == 0) else None
 
 
 def _lease_outlives_the_calls() -> list[checks.CheckMessage]:
@@ -586,13 +588,6 @@ def check_session_cookie_path(app_configs: Any = None, **kwargs: Any) -> list[ch
     ]
 
 
-def _non_negative(value: Any) -> float | None:
-    """``value`` as a finite number of seconds >= 0, else ``None``."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) and value >= 0 else None
-
-
 #: Durations in seconds read at run time (HTTP_TIMEOUT and REFRESH_LEASE: E007/E006),
 #: with whether 0 is meaningful ("no grace window", "read every time").
 SECONDS_SETTINGS = {
@@ -611,8 +606,7 @@ def check_seconds_settings(app_configs: Any = None, **kwargs: Any) -> list[check
     messages: list[checks.CheckMessage] = []
     for name, zero_ok in SECONDS_SETTINGS.items():
         value = getattr(app_settings, name)
-        seconds = _non_negative(value)
-        if seconds is not None and (zero_ok or seconds > 0):
+        if _seconds(value, zero_ok=zero_ok) is not None:
             continue
         wanted = "a number of seconds >= 0" if zero_ok else "a positive number of seconds"
         messages.append(
