@@ -98,3 +98,9 @@ def to_epoch(moment: datetime) -> float:
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment, timezone.get_default_timezone())
     return moment.timestamp()
+
+
+def utc_iso(moment: datetime) -> str:
+    """``moment`` as ISO 8601 in UTC with its offset (``2026-11-30T15:00:00.123456+00:00``);
+    a naive value is local time in ``TIME_ZONE``, as in :func:`to_epoch`."""
+    return datetime.fromtimestamp(to_epoch(moment), tz=UTC).isoformat()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from django.db import OperationalError
@@ -26,6 +26,7 @@ from ..exceptions import InvalidClient, ProviderError
 from ..fields import is_readable
 from ..models import ProviderApp
 from ..signals import client_secret_rejected
+from ..timeutil import utc_iso
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +60,8 @@ def previous_secret(app: ProviderApp) -> str:
         return ""
     if not app.previous_client_secret:
         return ""
-    window = timedelta(seconds=app_settings.SECRET_GRACE_PERIOD)
-    return app.previous_client_secret if timezone.now() < app.secret_rotated_at + window else ""
+    ends = grace_ends(app)
+    return app.previous_client_secret if ends is not None and timezone.now() < ends else ""
 
 
 @sensitive_variables()
@@ -116,13 +117,6 @@ def grace_ends(app: ProviderApp) -> datetime | None:
     return app.secret_rotated_at + timedelta(seconds=app_settings.SECRET_GRACE_PERIOD)
 
 
-def _utc_iso(value: datetime) -> str:
-    """``value`` in UTC, ISO 8601 to the second (naive values are in ``TIME_ZONE``)."""
-    if timezone.is_naive(value):
-        value = timezone.make_aware(value)
-    return value.astimezone(UTC).replace(microsecond=0).isoformat()
-
-
 #: How the app's ``last_error`` starts while the previous secret stands in.
 FALLBACK_NOTE = (
     "The current client secret was rejected (invalid_client); the previous one is in use until"
@@ -137,10 +131,11 @@ def note_rejected(
 
     ``fallback_until``: the grace window's end when the previous secret was accepted
     instead (``last_error`` then starts with :data:`FALLBACK_NOTE`); ``None`` when no
-    secret worked (the refresh records its own reason over this one).
+    secret worked.
     """
     if fallback_until is not None:
-        message = f"{FALLBACK_NOTE} {_utc_iso(fallback_until)}. Fix the secret before then."
+        until = utc_iso(fallback_until.replace(microsecond=0))
+        message = f"{FALLBACK_NOTE} {until}. Fix the secret before then."
     else:
         message = (
             "The client secret was rejected (invalid_client)"

@@ -15,7 +15,7 @@ of such an app has an ``app_error`` object (``null`` for a healthy app).
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
@@ -25,7 +25,7 @@ from ...humanize import NEVER_EXPIRES
 from ...models import Installation, is_due
 from ...services.bulk import app_problems
 from ...services.creds import CredentialHealth
-from ...timeutil import to_epoch
+from ...timeutil import utc_iso
 from ..formatting import ago, expires_in, table, truncate
 from ..inputs import get_app
 
@@ -51,7 +51,7 @@ FIELDS = (
 def _iso(value: datetime | None) -> str | None:
     """ISO 8601 in UTC with its offset: under ``USE_TZ=False`` the stored value is naive
     local time in ``TIME_ZONE``, which a script reading the JSON could not place."""
-    return datetime.fromtimestamp(to_epoch(value), tz=UTC).isoformat() if value else None
+    return utc_iso(value) if value else None
 
 
 class Command(BaseCommand):
