@@ -29,6 +29,7 @@ from django_helpdesk_oauth.services import Outcome, refresh_installation
 from django_helpdesk_oauth.services.secrets import register_app
 from tests import flows
 from tests.commands.conftest import ADMIN_KEY
+from tests.loopback_http import LoopbackHTTPServer, read_request
 from tests.workers import run_as_worker
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -478,7 +479,7 @@ def test_a_huge_answer_from_the_apps_api_rotates_nothing(sandbox, tmp_path):
 # -- keep-alive connections (issue 13) -------------------------------------------------
 
 
-class KeepAliveServer:
+class KeepAliveServer(LoopbackHTTPServer):
     """HTTP/1.1 server on loopback that keeps its connections alive.
 
     Request ``n`` (from 1) is answered with ``answer(n)`` (bytes: a body, sent with
@@ -492,52 +493,16 @@ class KeepAliveServer:
     def __init__(self, answer, *, close_after_answer=False, drip_from=None, delay=0.1, cookie=""):
         self.answer, self.close_after_answer = answer, close_after_answer
         self.drip_from, self.delay, self.cookie = drip_from, delay, cookie
-        self.connections = 0
         self.requests: list[tuple[bytes, bytes]] = []
         self.closed = threading.Event()
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen()
-        self.port = self._sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    def url(self, path: str = "/oauth/token") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _read_request(self, conn: socket.socket, buffer: bytes) -> tuple[bytes, bytes, bytes]:
-        while b"\r\n\r\n" not in buffer:
-            chunk = conn.recv(65536)
-            if not chunk:
-                raise EOFError
-            buffer += chunk
-        head, _, rest = buffer.partition(b"\r\n\r\n")
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        while len(rest) < length:
-            chunk = conn.recv(65536)
-            if not chunk:
-                raise EOFError
-            rest += chunk
-        return head, rest[:length], rest[length:]
-
-    def _serve(self, conn: socket.socket) -> None:
+    def serve(self, conn: socket.socket, number: int) -> None:
         buffer = b""
         try:
             with conn:
                 while True:
-                    head, body, buffer = self._read_request(conn, buffer)
+                    head, body, buffer = read_request(conn, buffer)
                     self.requests.append((head, body))
                     payload = self.answer(len(self.requests))
                     cookie = f"Set-Cookie: {self.cookie}\r\n" if self.cookie else ""
@@ -557,9 +522,6 @@ class KeepAliveServer:
             pass
         finally:
             self.closed.set()
-
-    def close(self) -> None:
-        self._sock.close()
 
 
 @pytest.fixture

@@ -17,66 +17,35 @@ import pytest
 from django_helpdesk_oauth import transport
 from django_helpdesk_oauth.exceptions import ProviderError, ResponseTooLarge
 from django_helpdesk_oauth.providers import registry
+from tests.loopback_http import LoopbackHTTPServer, read_request
 
 
-class ScriptServer:
+class ScriptServer(LoopbackHTTPServer):
     """HTTP/1.1 on loopback, connections kept alive; ``requests`` holds
-    ``(connection number, body)`` of each request read, ``connections`` counts them."""
+    ``(connection number, body)`` of each request read, ``heads`` their heads,
+    ``connections`` counts the connections."""
 
     def __init__(self, script) -> None:
         self.script = script
-        self.connections = 0
         self.requests: list[tuple[int, bytes]] = []
         self.heads: list[bytes] = []
         self.hung_up = threading.Event()
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen()
-        self.port = self._sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/oauth/token"
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._serve, args=(conn, self.connections), daemon=True).start()
-
-    def _serve(self, conn: socket.socket, number: int) -> None:
+    def serve(self, conn: socket.socket, number: int) -> None:
         buffer = b""
         try:
             with conn:
                 while True:
-                    while b"\r\n\r\n" not in buffer:
-                        chunk = conn.recv(65536)
-                        if not chunk:
-                            return
-                        buffer += chunk
-                    head, _, rest = buffer.partition(b"\r\n\r\n")
+                    head, body, buffer = read_request(conn, buffer)
                     self.heads.append(head)
-                    length = 0
-                    for line in head.split(b"\r\n")[1:]:
-                        name, _, value = line.partition(b":")
-                        if name.strip().lower() == b"content-length":
-                            length = int(value)
-                    while len(rest) < length:
-                        rest += conn.recv(65536)
-                    body, buffer = rest[:length], rest[length:]
                     self.requests.append((number, body))
                     if self.script(len(self.requests), conn) == "close":
                         return
-        except OSError:
+        except (OSError, EOFError):
             pass
         finally:
             self.hung_up.set()
-
-    def close(self) -> None:
-        self._sock.close()
 
 
 @pytest.fixture
